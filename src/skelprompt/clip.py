@@ -34,6 +34,7 @@ class Clip:
     meta: dict[str, Any] = field(default_factory=dict)
     track_ids: np.ndarray | None = None  # [M] integer ids when persons were tracked
     start_frame: int = 0  # index of frame 0 of this clip in its source timeline
+    keypoint3d: np.ndarray | None = None  # [M, T, V, 3] camera metres (x right, y up, z depth), 3D sources only
 
     @property
     def num_persons(self) -> int:
@@ -133,6 +134,7 @@ class Clip:
             self,
             keypoint=self.keypoint[:, :, idx],
             keypoint_score=self.keypoint_score[:, :, idx],
+            keypoint3d=None if self.keypoint3d is None else self.keypoint3d[:, :, idx],
             layout=CANONICAL,
             meta=dict(self.meta),
         )
@@ -143,6 +145,7 @@ class Clip:
             self,
             keypoint=self.keypoint[:, start:stop],
             keypoint_score=self.keypoint_score[:, start:stop],
+            keypoint3d=None if self.keypoint3d is None else self.keypoint3d[:, start:stop],
             start_frame=self.start_frame + start,
             meta=dict(self.meta),
         )
@@ -154,6 +157,7 @@ class Clip:
             self,
             keypoint=self.keypoint[index],
             keypoint_score=self.keypoint_score[index],
+            keypoint3d=None if self.keypoint3d is None else self.keypoint3d[index],
             track_ids=None if self.track_ids is None else self.track_ids[index],
             meta=dict(self.meta),
         )
