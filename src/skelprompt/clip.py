@@ -34,7 +34,9 @@ class Clip:
     meta: dict[str, Any] = field(default_factory=dict)
     track_ids: np.ndarray | None = None  # [M] integer ids when persons were tracked
     start_frame: int = 0  # index of frame 0 of this clip in its source timeline
-    keypoint3d: np.ndarray | None = None  # [M, T, V, 3] camera metres (x right, y up, z depth), 3D sources only
+    keypoint3d: np.ndarray | None = (
+        None  # [M, T, V, 3] camera metres (x right, y up, z depth), 3D sources only
+    )
 
     @property
     def num_persons(self) -> int:
@@ -95,7 +97,9 @@ class Clip:
             raise ClipError(in_file(where, "all joints are missing (every keypoint_score is 0)"))
         if self.img_shape is not None:
             if len(self.img_shape) != 2 or min(self.img_shape) <= 0:
-                raise ClipError(in_file(where, f"img_shape must be (height, width) > 0, got {self.img_shape}"))
+                raise ClipError(
+                    in_file(where, f"img_shape must be (height, width) > 0, got {self.img_shape}")
+                )
         return self
 
     @classmethod

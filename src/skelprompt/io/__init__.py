@@ -27,10 +27,14 @@ def load_clips(
         return load_npz(p)
     if suffix in (".pkl", ".pickle"):
         return list(iter_pyskl(p, layout=layout, trust_pickle=trust_pickle))
-    raise FileFormatError(f"{p}: unknown clip file type {suffix!r}; expected one of {', '.join(CLIP_SUFFIXES)}")
+    raise FileFormatError(
+        f"{p}: unknown clip file type {suffix!r}; expected one of {', '.join(CLIP_SUFFIXES)}"
+    )
 
 
-def expand_inputs(paths: list[str | os.PathLike[str]], suffixes: tuple[str, ...] = CLIP_SUFFIXES) -> list[Path]:
+def expand_inputs(
+    paths: list[str | os.PathLike[str]], suffixes: tuple[str, ...] = CLIP_SUFFIXES
+) -> list[Path]:
     """Files as given, folders expanded (recursively, sorted) to the files with ``suffixes``."""
     out: list[Path] = []
     for raw in paths:

@@ -91,7 +91,9 @@ def load_npz(path: str | os.PathLike[str]) -> list[Clip]:
     except FileNotFoundError:
         raise FileFormatError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, ValueError, OSError, KeyError, EOFError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{path}: not a readable skelprompt clip file ({type(e).__name__}: {e})") from None
+        raise FileFormatError(
+            f"{path}: not a readable skelprompt clip file ({type(e).__name__}: {e})"
+        ) from None
     for c in clips:
         c.validate()
     return clips

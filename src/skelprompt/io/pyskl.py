@@ -84,7 +84,11 @@ def annotation_to_clip(
         label=None if label is None else str(label),
         source=source,
         frame_dir=str(ann.get("frame_dir")) if ann.get("frame_dir") is not None else None,
-        meta={k: v for k, v in ann.items() if isinstance(v, (str, int, float)) and k not in ("label", "frame_dir")},
+        meta={
+            k: v
+            for k, v in ann.items()
+            if isinstance(v, (str, int, float)) and k not in ("label", "frame_dir")
+        },
     )
     clip.keypoint = np.where(np.isfinite(clip.keypoint), clip.keypoint, 0.0).astype(np.float32)
     return clip.validate()

@@ -1,0 +1,310 @@
+"""The detector: fit on normal clips (no gradient step), score clips with or without prompts.
+
+PyOD-like: ``fit(clips)``, ``decision_function(clips, ...)`` (higher = more anomalous),
+``predict(clips, ...)`` (1 = anomaly, using a threshold at the false-alarm rate chosen on the
+normal clips). Normal clips' own OoD distances are cross-fitted (leave-one-out for k-NN, 5
+folds for Mahalanobis) so the calibration and threshold are not flattered by in-sample fits.
+
+A saved detector is one ``.safetensors`` file: the model's weights and the normal statistics
+as tensors, configuration and provenance as JSON metadata. It is self-contained: scoring
+needs no other file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.covariance import LedoitWolf
+
+from skelprompt import __version__
+from skelprompt.clip import Clip
+from skelprompt.errors import ModelError
+from skelprompt.model.checkpoint import (
+    load_tensors,
+    model_checksum,
+    read_safetensors_metadata,
+    save_tensors,
+)
+from skelprompt.model.config import ModelConfig
+from skelprompt.model.features import extract_features
+from skelprompt.model.network import SkeletonTextModel
+from skelprompt.model.text import TextEncoder, get_text_encoder
+from skelprompt.scoring import (
+    COMBINES,
+    combine_scores,
+    knn_distance,
+    mahalanobis,
+    prompt_score,
+    threshold_at_false_alarm_rate,
+)
+
+DETECTOR_FORMAT = "skelprompt-detector"
+DETECTOR_VERSION = 1
+OOD_METHODS = ("knn", "mahalanobis")
+
+
+@dataclass
+class DetectorConfig:
+    ood: str = "knn"  # "knn" | "mahalanobis" (the paper's)
+    k: int = 5
+    normalize_features: bool = True  # L2-normalise F(x) before distances
+    combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
+    normal_weight: float = 1.0  # weight of the normal prompts when both kinds are given
+    calibration_percentile: float = 99.0
+    false_alarm_rate: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.ood not in OOD_METHODS:
+            raise ValueError(f"unknown OoD method {self.ood!r}; choose from {OOD_METHODS}")
+        if self.combine not in COMBINES:
+            raise ValueError(f"unknown combine method {self.combine!r}; choose from {COMBINES}")
+        if not 0.0 <= self.false_alarm_rate < 1.0:
+            raise ValueError(f"false_alarm_rate must be in [0, 1), got {self.false_alarm_rate}")
+
+
+@dataclass
+class Scores:
+    """Per-clip scores. ``ood`` and ``prompt`` are raw; ``p_ood``/``p_prompt`` calibrated."""
+
+    ood: np.ndarray
+    prompt: np.ndarray
+    p_ood: np.ndarray
+    p_prompt: np.ndarray
+    anomaly: np.ndarray
+    threshold: float
+    prompts: list[str] = field(default_factory=list)
+    normal_prompts: list[str] = field(default_factory=list)
+
+    @property
+    def is_anomaly(self) -> np.ndarray:
+        return self.anomaly > self.threshold
+
+
+class Detector:
+    """Prompt-guided anomaly detector on top of a (frozen) skeleton-text model."""
+
+    def __init__(
+        self,
+        model: SkeletonTextModel,
+        config: DetectorConfig | None = None,
+        text_encoder: TextEncoder | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or DetectorConfig()
+        self._text_encoder = text_encoder
+        self.normal_features: np.ndarray | None = None
+        self.normal_embeddings: np.ndarray | None = None
+        self.normal_ood: np.ndarray | None = None
+        self.mean: np.ndarray | None = None
+        self.precision: np.ndarray | None = None
+        self.info: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def is_fitted(self) -> bool:
+        return self.normal_features is not None
+
+    def _prep(self, feats: np.ndarray) -> np.ndarray:
+        feats = feats.astype(np.float64)
+        if self.config.normalize_features:
+            feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+        return feats
+
+    def fit(self, clips: list[Clip], progress: bool = False) -> Detector:
+        """Store the statistics of F on normal clips. Needs at least 3 clips."""
+        if len(clips) < 3:
+            raise ModelError(f"fitting needs at least 3 normal clips, got {len(clips)}")
+        feats, embs = extract_features(self.model, clips, progress=progress)
+        self.fit_features(feats, embs)
+        self.info.update({"num_normal_clips": len(clips)})
+        return self
+
+    def fit_features(self, feats: np.ndarray, embs: np.ndarray) -> Detector:
+        x = self._prep(feats)
+        self.normal_features, self.normal_embeddings = x, embs.astype(np.float64)
+        lw = LedoitWolf().fit(x)
+        self.mean, self.precision = lw.location_, lw.get_precision()
+        self.normal_ood = self._cross_fitted_ood(x)
+        return self
+
+    def _cross_fitted_ood(self, x: np.ndarray) -> np.ndarray:
+        if self.config.ood == "knn":
+            return knn_distance(x, x, self.config.k, exclude_self=True)
+        n = len(x)
+        folds = np.arange(n) % min(5, n)
+        out = np.zeros(n)
+        for f in np.unique(folds):
+            tr, te = folds != f, folds == f
+            lw = LedoitWolf().fit(x[tr])
+            out[te] = mahalanobis(x[te], lw.location_, lw.get_precision())
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def text_encoder(self) -> TextEncoder:
+        if self._text_encoder is None:
+            self._text_encoder = get_text_encoder(self.model.cfg.text_encoder)
+        enc = self._text_encoder
+        if enc.dim != self.model.cfg.text_dim:
+            raise ModelError(
+                f"text encoder {enc.name!r} gives {enc.dim}-d embeddings, the model projects to {self.model.cfg.text_dim}"
+            )
+        return enc
+
+    def _embed(self, texts: list[str] | None) -> np.ndarray | None:
+        if not texts:
+            return None
+        return self.text_encoder().encode(list(texts)).astype(np.float64)
+
+    def ood_distance(self, feats: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        x = self._prep(feats)
+        if self.config.ood == "knn":
+            return knn_distance(x, self.normal_features, self.config.k)
+        return mahalanobis(x, self.mean, self.precision)
+
+    def score_features(
+        self,
+        feats: np.ndarray,
+        embs: np.ndarray,
+        prompts: list[str] | None = None,
+        normal_prompts: list[str] | None = None,
+        false_alarm_rate: float | None = None,
+    ) -> Scores:
+        """Scores from precomputed features (see :meth:`score`)."""
+        self._check_fitted()
+        ya, yn = self._embed(prompts), self._embed(normal_prompts)
+        ood = self.ood_distance(feats)
+        ps = prompt_score(embs.astype(np.float64), ya, yn, self.config.normal_weight)
+        ps_normal = prompt_score(self.normal_embeddings, ya, yn, self.config.normal_weight)
+        use_prompt = ya is not None or yn is not None
+        args = dict(
+            method=self.config.combine, percentile=self.config.calibration_percentile, use_prompt=use_prompt
+        )
+        p_o, p_t, anomaly = combine_scores(ood, ps, self.normal_ood, ps_normal, **args)
+        _, _, normal_anomaly = combine_scores(self.normal_ood, ps_normal, self.normal_ood, ps_normal, **args)
+        rate = self.config.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
+        return Scores(
+            ood=ood,
+            prompt=ps,
+            p_ood=p_o,
+            p_prompt=p_t,
+            anomaly=anomaly,
+            threshold=threshold_at_false_alarm_rate(normal_anomaly, rate),
+            prompts=list(prompts or []),
+            normal_prompts=list(normal_prompts or []),
+        )
+
+    def score(
+        self,
+        clips: list[Clip],
+        prompts: list[str] | None = None,
+        normal_prompts: list[str] | None = None,
+        false_alarm_rate: float | None = None,
+        progress: bool = False,
+    ) -> Scores:
+        """OoD, prompt and anomaly scores for ``clips`` and the threshold for the prompts given."""
+        self._check_fitted()
+        feats, embs = extract_features(self.model, clips, progress=progress)
+        return self.score_features(feats, embs, prompts, normal_prompts, false_alarm_rate)
+
+    def decision_function(
+        self, clips: list[Clip], prompts: list[str] | None = None, normal_prompts: list[str] | None = None
+    ) -> np.ndarray:
+        return self.score(clips, prompts, normal_prompts).anomaly
+
+    def predict(
+        self,
+        clips: list[Clip],
+        prompts: list[str] | None = None,
+        normal_prompts: list[str] | None = None,
+        false_alarm_rate: float | None = None,
+    ) -> np.ndarray:
+        return self.score(clips, prompts, normal_prompts, false_alarm_rate).is_anomaly.astype(int)
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise ModelError("the detector is not fitted: call fit() on normal clips first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the detector (model weights included) atomically to one safetensors file."""
+        self._check_fitted()
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        for name in ("normal_features", "normal_embeddings", "normal_ood", "mean", "precision"):
+            tensors[f"detector.{name}"] = torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+        meta = {
+            "format": DETECTOR_FORMAT,
+            "version": str(DETECTOR_VERSION),
+            "skelprompt_version": __version__,
+            "detector_config": json.dumps(asdict(self.config)),
+            "model_config": json.dumps(self.model.cfg.to_dict()),
+            "model_checksum": model_checksum(self.model),
+            "model_provenance": json.dumps(getattr(self.model, "provenance", {})),
+            "info": json.dumps(self.info),
+        }
+        save_tensors(path, tensors, meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None) -> Detector:
+        """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model."""
+        path = Path(path)
+        meta = read_safetensors_metadata(path)
+        if meta.get("format") != DETECTOR_FORMAT:
+            hint = (
+                " (this is a model file; fit a detector with `skelprompt fit`)"
+                if meta.get("format") == "skelprompt-model"
+                else ""
+            )
+            raise ModelError(f"{path}: not a skelprompt detector file{hint}")
+        if int(meta.get("version", "0")) > DETECTOR_VERSION:
+            raise ModelError(
+                f"{path}: detector file version {meta['version']} is newer than this skelprompt reads"
+            )
+        try:
+            mcfg = ModelConfig.from_dict(json.loads(meta["model_config"]))
+            dcfg = DetectorConfig(**json.loads(meta["detector_config"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{path}: malformed detector metadata ({e})") from None
+        if expect_model is not None and model_checksum(expect_model) != meta.get("model_checksum"):
+            raise ModelError(
+                f"{path}: this detector was fitted with another model (checksum {meta.get('model_checksum', '?')[:12]}, "
+                f"given model {model_checksum(expect_model)[:12]}); refit it with this model or drop --model"
+            )
+        tensors = load_tensors(path)
+        model = SkeletonTextModel(mcfg)
+        state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        expected = model.state_dict()
+        if set(state) != set(expected) or any(
+            tuple(state[k].shape) != tuple(v.shape) for k, v in expected.items()
+        ):
+            raise ModelError(f"{path}: the stored model weights do not match the stored model config")
+        model.load_state_dict(state)
+        model.eval()
+        model.provenance = json.loads(meta.get("model_provenance", "{}"))  # type: ignore[attr-defined]
+        det = cls(model, dcfg)
+        try:
+            for name in ("normal_features", "normal_embeddings", "normal_ood", "mean", "precision"):
+                setattr(det, name, tensors[f"detector.{name}"].numpy().astype(np.float64))
+        except KeyError as e:
+            raise ModelError(f"{path}: detector statistics missing ({e})") from None
+        s = mcfg.feature_dim
+        n = det.normal_features.shape[0]
+        if (
+            det.normal_features.shape != (n, s)
+            or det.normal_embeddings.shape != (n, mcfg.text_dim)
+            or det.mean.shape != (s,)
+            or det.precision.shape != (s, s)
+            or det.normal_ood.shape != (n,)
+        ):
+            raise ModelError(
+                f"{path}: detector statistics have shapes inconsistent with the model (feature dim {s})"
+            )
+        det.info = json.loads(meta.get("info", "{}"))
+        det.info["model_checksum"] = meta.get("model_checksum")
+        return det

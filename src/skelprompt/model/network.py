@@ -1,0 +1,97 @@
+"""Torch modules: the point encoder F, the classifier head and the text projection f.
+
+F embeds each 7-D point with a shared MLP (after sin/cos features of the input), refines it
+with residual blocks, and max-pools over the valid points. The max over a set does not depend
+on the order of its elements, so F is invariant to the order of points (tested). These
+modules know nothing about files or data sets.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from skelprompt.model.config import ModelConfig
+from skelprompt.points import POINT_DIM
+
+
+class FourierFeatures(nn.Module):
+    """x -> [x, sin(2 pi f x), cos(2 pi f x)] for each input dimension and frequency."""
+
+    def __init__(self, freqs: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer(
+            "freqs", torch.tensor(freqs, dtype=torch.float32) * 2 * math.pi, persistent=False
+        )
+
+    @property
+    def expansion(self) -> int:
+        return 1 + 2 * len(self.freqs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.freqs) == 0:
+            return x
+        ang = x.unsqueeze(-1) * self.freqs  # [..., D, F]
+        return torch.cat([x, ang.sin().flatten(-2), ang.cos().flatten(-2)], dim=-1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class PointEncoder(nn.Module):
+    """F: points [B, N, 7] + mask [B, N] -> clip features [B, S]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.fourier = FourierFeatures(cfg.fourier_freqs)
+        dims = [POINT_DIM * self.fourier.expansion, *cfg.embed_dims]
+        layers: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.LayerNorm(b), nn.ReLU(inplace=True)]
+        self.embed = nn.Sequential(*layers)
+        self.blocks = nn.Sequential(
+            *[ResidualBlock(cfg.feature_dim, cfg.dropout) for _ in range(cfg.num_blocks)]
+        )
+
+    def forward(self, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.embed(self.fourier(points)))
+        h = h.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+        out = h.amax(dim=1)
+        # a clip with no valid point would give -inf; make it zero instead
+        return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
+
+
+class SkeletonTextModel(nn.Module):
+    """F plus the classifier head and the projection f into the text space."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        s = cfg.feature_dim
+        self.encoder = PointEncoder(cfg)
+        self.classifier = nn.Linear(s, cfg.num_classes) if cfg.num_classes > 0 else None
+        self.projection = nn.Sequential(nn.Linear(s, s), nn.ReLU(inplace=True), nn.Linear(s, cfg.text_dim))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # learnable 1 / tau
+
+    def features(self, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(points, mask)
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.projection(features), dim=-1)
+
+    def forward(self, points: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.features(points, mask)
+        out = {"features": feats, "embedding": self.project(feats)}
+        if self.classifier is not None:
+            out["logits"] = self.classifier(feats)
+        return out

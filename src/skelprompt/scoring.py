@@ -1,0 +1,132 @@
+"""The scoring equations of METHOD.md (Eq. 1-4) and their alternatives, on plain arrays.
+
+Everything here is a pure function of NumPy arrays so that it can be read in one sitting and
+tested against direct computations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMBINES = ("paper", "sum", "ood", "prompt")
+
+
+def mahalanobis(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """d(x) = sqrt((x - mu)^T Sigma^-1 (x - mu)) for each row of ``x`` (Eq. 2)."""
+    diff = x - mean
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", diff, precision, diff), 0.0))
+
+
+def knn_distance(x: np.ndarray, reference: np.ndarray, k: int, exclude_self: bool = False) -> np.ndarray:
+    """Mean Euclidean distance from each row of ``x`` to its ``k`` nearest rows of ``reference``.
+
+    With ``exclude_self`` (x is reference), each row's zero distance to itself is skipped
+    (leave-one-out), so the normal clips' own distances are honest.
+    """
+    d2 = (x * x).sum(1)[:, None] + (reference * reference).sum(1)[None, :] - 2.0 * x @ reference.T
+    d = np.sqrt(np.maximum(d2, 0.0))
+    if exclude_self:
+        np.fill_diagonal(d, np.inf)
+    kk = max(1, min(k, d.shape[1] - (1 if exclude_self else 0)))
+    part = np.partition(d, kk - 1, axis=1)[:, :kk]
+    return part.mean(1)
+
+
+def prompt_similarity(embeddings: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+    """PromptScore(x | Y) = max_p cos(f(x), y_p) (Eq. 4); both inputs L2-normalised."""
+    if prompts.shape[0] == 0:
+        return np.zeros(embeddings.shape[0], np.float32)
+    return (embeddings @ prompts.T).max(1)
+
+
+def prompt_score(
+    embeddings: np.ndarray,
+    anomaly_prompts: np.ndarray | None,
+    normal_prompts: np.ndarray | None,
+    normal_weight: float = 1.0,
+) -> np.ndarray:
+    """The raw prompt evidence for 'anomalous'.
+
+    - anomaly prompts only: max cosine to them (Eq. 4);
+    - normal prompts only: 1 - max cosine to them (METHOD.md's normal-only form);
+    - both: max cosine to the anomaly prompts minus ``normal_weight`` x max cosine to the
+      normal prompts (the prototype found this subtraction helped in every run).
+    """
+    has_a = anomaly_prompts is not None and len(anomaly_prompts) > 0
+    has_n = normal_prompts is not None and len(normal_prompts) > 0
+    if has_a and has_n:
+        return prompt_similarity(embeddings, anomaly_prompts) - normal_weight * prompt_similarity(
+            embeddings, normal_prompts
+        )
+    if has_a:
+        return prompt_similarity(embeddings, anomaly_prompts)
+    if has_n:
+        return 1.0 - prompt_similarity(embeddings, normal_prompts)
+    return np.zeros(embeddings.shape[0], np.float32)
+
+
+def power_calibrated(
+    value: np.ndarray, normal_values: np.ndarray, percentile: float, w2: float = 1.0
+) -> np.ndarray:
+    """min(1, w * max(value, 0)^(1/w2)), w = 1 / percentile of the normal values (Eq. 2-3)."""
+    ref = (
+        float(np.percentile(np.maximum(normal_values, 0.0) ** (1.0 / w2), percentile))
+        if len(normal_values)
+        else 1.0
+    )
+    w = 1.0 / ref if ref > 1e-12 else 1.0
+    return np.minimum(1.0, w * np.maximum(value, 0.0) ** (1.0 / w2))
+
+
+def standardised(value: np.ndarray, normal_values: np.ndarray, percentile: float) -> np.ndarray:
+    """(value - median) / (percentile - median) of the normal values: 0 = typical normal,
+    1 = the calibration percentile; unbounded above, so anomalies stay ranked."""
+    if len(normal_values) == 0:
+        return value.astype(np.float64)
+    med = float(np.median(normal_values))
+    ref = float(np.percentile(normal_values, percentile))
+    spread = ref - med
+    if spread <= 1e-12:
+        spread = float(np.std(normal_values)) or 1.0
+    return (value - med) / spread
+
+
+def combine_scores(
+    ood: np.ndarray,
+    prompt: np.ndarray,
+    normal_ood: np.ndarray,
+    normal_prompt: np.ndarray,
+    method: str = "sum",
+    percentile: float = 99.0,
+    use_prompt: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calibrate OoD and prompt scores on the normal clips and combine them (Eq. 1).
+
+    Returns ``(p_ood, p_prompt, anomaly)``. ``paper``: p(O) p(T) with the clipped power
+    calibration; ``sum``: standardised OoD + standardised prompt (no clipping, so clips above
+    the 99th normal percentile keep their order); ``ood`` / ``prompt``: one term only.
+    """
+    if method not in COMBINES:
+        raise ValueError(f"unknown combine method {method!r}; choose from {COMBINES}")
+    if method == "paper":
+        p_o = power_calibrated(ood, normal_ood, percentile)
+        p_t = power_calibrated(prompt, normal_prompt, percentile) if use_prompt else np.ones_like(p_o)
+        return p_o, p_t, p_o * p_t
+    p_o = standardised(ood, normal_ood, percentile)
+    p_t = standardised(prompt, normal_prompt, percentile) if use_prompt else np.zeros_like(p_o)
+    if method == "ood" or not use_prompt:
+        return p_o, p_t, p_o
+    if method == "prompt":
+        return p_o, p_t, p_t
+    return p_o, p_t, p_o + p_t
+
+
+def threshold_at_false_alarm_rate(normal_scores: np.ndarray, rate: float) -> float:
+    """The score above which a fraction ``rate`` of the normal clips fall."""
+    if len(normal_scores) == 0:
+        return float("inf")
+    return (
+        float(np.quantile(normal_scores, 1.0 - rate, method="higher"))
+        if rate > 0
+        else float(np.max(normal_scores))
+    )
