@@ -63,12 +63,26 @@ class PointEncoder(nn.Module):
             *[ResidualBlock(cfg.feature_dim, cfg.dropout) for _ in range(cfg.num_blocks)]
         )
 
-    def forward(self, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.blocks(self.embed(self.fourier(points)))
-        h = h.masked_fill(~mask.unsqueeze(-1), float("-inf"))
-        out = h.amax(dim=1)
-        # a clip with no valid point would give -inf; make it zero instead
-        return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
+    def point_features(self, points: torch.Tensor) -> torch.Tensor:
+        """Per-point features [..., S] (before pooling)."""
+        return self.blocks(self.embed(self.fourier(points)))
+
+    def forward(self, points: torch.Tensor, mask: torch.Tensor, chunk_points: int = 4096) -> torch.Tensor:
+        """Only the valid points are computed (packed), and without autograd the batch is
+        processed in chunks of about ``chunk_points`` points so the activations stay in cache;
+        each clip's feature is the max over its valid points (zero for a clip with none)."""
+        b, n, _ = points.shape
+        s = self.blocks[-1].body[0].out_features if len(self.blocks) else self.embed[-3].out_features
+        per = b if torch.is_grad_enabled() else max(1, chunk_points // max(n, 1))
+        outs = []
+        for i in range(0, b, per):
+            pts, msk = points[i : i + per], mask[i : i + per]
+            clip_idx, point_idx = msk.nonzero(as_tuple=True)
+            h = self.point_features(pts[clip_idx, point_idx])
+            out = torch.full((pts.shape[0], s), float("-inf"), dtype=h.dtype, device=h.device)
+            out = out.scatter_reduce(0, clip_idx.unsqueeze(1).expand(-1, s), h, reduce="amax", include_self=True)
+            outs.append(torch.where(torch.isfinite(out), out, torch.zeros_like(out)))
+        return torch.cat(outs) if len(outs) > 1 else outs[0]
 
 
 class SkeletonTextModel(nn.Module):
