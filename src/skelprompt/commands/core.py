@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -15,20 +15,30 @@ from skelprompt.commands.common import choose_model, read_clip_inputs, write_jso
 console = Console()
 
 TrustPickle = Annotated[
-    bool, typer.Option("--trust-pickle", help="Allow reading PySKL .pkl files (a pickle can run code: only for files you trust).")
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow reading PySKL .pkl files (a pickle can run code: only for files you trust).",
+    ),
 ]
-Layout = Annotated[str, typer.Option(help="Joint layout of PySKL pickles (skelprompt .npz files carry their own).")]
+Layout = Annotated[
+    str, typer.Option(help="Joint layout of PySKL pickles (skelprompt .npz files carry their own).")
+]
 
 
 def fit(
     normal: Annotated[list[str], typer.Argument(help="Clip files or folders of normal footage.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the detector (.safetensors).")],
-    model: Annotated[Optional[str], typer.Option(help="Model file; default: the bundled model.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model file; default: the bundled model.")] = None,
     untrained: Annotated[bool, typer.Option(help="Use a randomly initialised encoder (control).")] = False,
     ood: Annotated[str, typer.Option(help="OoD score: knn or mahalanobis.")] = "knn",
     k: Annotated[int, typer.Option(help="Neighbours for the k-NN OoD score.")] = 5,
-    combine: Annotated[str, typer.Option(help="How OoD and prompt combine: sum, paper, ood, prompt.")] = "sum",
-    false_alarm_rate: Annotated[float, typer.Option(help="Fraction of normal clips allowed above the threshold.")] = 0.01,
+    combine: Annotated[
+        str, typer.Option(help="How OoD and prompt combine: sum, paper, ood, prompt.")
+    ] = "sum",
+    false_alarm_rate: Annotated[
+        float, typer.Option(help="Fraction of normal clips allowed above the threshold.")
+    ] = 0.01,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
 ) -> None:
@@ -50,13 +60,22 @@ def fit(
 def score(
     inputs: Annotated[list[str], typer.Argument(help="Clip files or folders to score.")],
     detector: Annotated[Path, typer.Option("--detector", "-d", help="A detector from `skelprompt fit`.")],
-    prompt: Annotated[Optional[list[str]], typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")] = None,
-    normal_prompt: Annotated[
-        Optional[list[str]], typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable).")
+    prompt: Annotated[
+        list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
     ] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write per-clip scores as JSON here.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Check that the detector was fitted with this model.")] = None,
-    false_alarm_rate: Annotated[Optional[float], typer.Option(help="Override the detector's false-alarm rate.")] = None,
+    normal_prompt: Annotated[
+        list[str] | None,
+        typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable)."),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write per-clip scores as JSON here.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Check that the detector was fitted with this model.")
+    ] = None,
+    false_alarm_rate: Annotated[
+        float | None, typer.Option(help="Override the detector's false-alarm rate.")
+    ] = None,
     top: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 20,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",

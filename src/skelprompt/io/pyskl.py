@@ -75,6 +75,8 @@ def annotation_to_clip(
     if label is not None and label_names is not None and 0 <= int(label) < len(label_names):
         label = label_names[int(label)]
     img_shape = ann.get("img_shape")
+    if img_shape is not None and (len(img_shape) != 2 or min(int(v) for v in img_shape) <= 0):
+        img_shape = None  # (0, 0) marks "no image" (e.g. mocap written by save_pyskl)
     clip = Clip(
         keypoint=kp,
         keypoint_score=sc,

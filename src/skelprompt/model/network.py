@@ -80,7 +80,9 @@ class PointEncoder(nn.Module):
             clip_idx, point_idx = msk.nonzero(as_tuple=True)
             h = self.point_features(pts[clip_idx, point_idx])
             out = torch.full((pts.shape[0], s), float("-inf"), dtype=h.dtype, device=h.device)
-            out = out.scatter_reduce(0, clip_idx.unsqueeze(1).expand(-1, s), h, reduce="amax", include_self=True)
+            out = out.scatter_reduce(
+                0, clip_idx.unsqueeze(1).expand(-1, s), h, reduce="amax", include_self=True
+            )
             outs.append(torch.where(torch.isfinite(out), out, torch.zeros_like(out)))
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 

