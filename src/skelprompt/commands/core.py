@@ -11,8 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from skelprompt.commands.common import choose_model, read_clip_inputs, write_json
+from skelprompt.timeline import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
 
 console = Console()
+
+WindowLength = Annotated[float, typer.Option(help="Footage: window length in seconds.")]
+WindowStride = Annotated[float, typer.Option(help="Footage: window stride in seconds.")]
+InputSize = Annotated[
+    int, typer.Option(help="Footage: pose model input size (multiple of 32; 512 finds small people).")
+]
 
 TrustPickle = Annotated[
     bool,
@@ -39,13 +46,31 @@ def fit(
     false_alarm_rate: Annotated[
         float, typer.Option(help="Fraction of normal clips allowed above the threshold.")
     ] = 0.01,
+    false_alarms_per_hour: Annotated[
+        float, typer.Option(help="For footage: alarms per hour of normal video allowed (sets the threshold).")
+    ] = 1.0,
+    window_length: WindowLength = DEFAULT_LENGTH_S,
+    window_stride: WindowStride = DEFAULT_STRIDE_S,
+    input_size: InputSize = 256,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
 ) -> None:
-    """Fit a detector on normal clips (no training: feature statistics only)."""
-    from skelprompt.detector import Detector, DetectorConfig
+    """Fit a detector on normal clips or normal videos (no training: feature statistics only).
 
-    clips = read_clip_inputs(normal, trust_pickle, layout)
+    Videos (and folders of them) are run through pose estimation and tracking, cut into
+    windows, and the threshold is set at --false-alarms-per-hour on that footage.
+    """
+    from skelprompt.detector import Detector, DetectorConfig
+    from skelprompt.footage import expand_videos, extract, false_alarm_rate_per_hour, is_video
+    from skelprompt.timeline import normal_windows
+
+    videos = [p for p in expand_videos(normal) if is_video(p)]
+    others = [p for p in normal if not is_video(p) and not (Path(p).is_dir() and not _has_clip_files(p))]
+    clips = read_clip_inputs(others, trust_pickle, layout) if others else []
+    footage = [extract(v, input_size) for v in videos]
+    if footage:
+        clips += normal_windows(footage, window_length, window_stride)
+        false_alarm_rate = false_alarm_rate_per_hour(false_alarms_per_hour, window_stride)
     try:
         cfg = DetectorConfig(ood=ood, k=k, combine=combine, false_alarm_rate=false_alarm_rate)
     except ValueError as e:
@@ -53,6 +78,12 @@ def fit(
     det = Detector(choose_model(model, untrained), cfg)
     det.fit(clips, progress=True)
     det.info["normal_sources"] = sorted({c.source or "" for c in clips})[:50]
+    if footage:
+        seconds = sum(c.num_frames / (c.fps or 25.0) for c in footage)
+        det.info.update(
+            window_length_s=window_length, window_stride_s=window_stride, pose_input_size=input_size,
+            normal_footage_s=round(seconds, 1), false_alarms_per_hour=false_alarms_per_hour,
+        )  # fmt: skip
     det.save(out)
     console.print(f"fitted on {len(clips)} normal clips -> [bold]{out}[/bold]")
 
@@ -77,14 +108,58 @@ def score(
         float | None, typer.Option(help="Override the detector's false-alarm rate.")
     ] = None,
     top: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 20,
+    render: Annotated[
+        Path | None, typer.Option(help="Video input: write the video with scores drawn (.mp4).")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Video input: write the score over time (.png).")] = None,
+    window_length: Annotated[
+        float | None, typer.Option(help="Window length in seconds (default: the detector's).")
+    ] = None,
+    window_stride: Annotated[
+        float | None, typer.Option(help="Window stride in seconds (default: the detector's).")
+    ] = None,
+    input_size: Annotated[
+        int | None, typer.Option(help="Pose model input size (default: the detector's).")
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(help="Score a file as if it were a camera (paced to its frame rate); webcams and URLs are always live."),
+    ] = False,
+    jsonl: Annotated[
+        Path | None, typer.Option(help="Live input: append one JSON line per window here.")
+    ] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Live input: stop after this many frames.")] = None,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
 ) -> None:
-    """Score clips: OoD, prompt and anomaly scores, ranked, with the alert threshold."""
+    """Score clips, videos or a live stream: OoD, prompt and anomaly scores with the threshold.
+
+    Clip files give one ranked row per clip. A video gives windows (when) and tracked
+    persons (who); a webcam index, URL or --live file is scored as it plays, alerts printed.
+    """
     from skelprompt.detector import Detector
+    from skelprompt.footage import is_stream, is_video
     from skelprompt.model import load_model
 
     det = Detector.load(detector, expect_model=load_model(model) if model else None)
+    length = window_length or det.info.get("window_length_s", DEFAULT_LENGTH_S)
+    stride = window_stride or det.info.get("window_stride_s", DEFAULT_STRIDE_S)
+    size = input_size or det.info.get("pose_input_size", 256)
+    if live or any(is_stream(i) for i in inputs):
+        from skelprompt.footage import score_live, stderr_echo
+
+        for src in inputs:
+            summary = score_live(
+                det, src, prompt, normal_prompt, size, length, stride, jsonl, max_frames,
+                realtime=not is_stream(src), echo=stderr_echo,
+            )  # fmt: skip
+            console.print(summary)
+        return
+    if any(is_video(i) for i in inputs):
+        _score_videos(
+            det, inputs, prompt, normal_prompt, length, stride, size, json_out, render, plot, false_alarm_rate
+        )
+        return
     clips = read_clip_inputs(inputs, trust_pickle, layout)
     s = det.score(clips, prompt, normal_prompt, false_alarm_rate, progress=True)
     rows = []
@@ -126,6 +201,56 @@ def score(
                 "clips": rows,
             },
         )
+        console.print(f"scores -> [bold]{json_out}[/bold]")
+
+
+def _has_clip_files(folder: str) -> bool:
+    from skelprompt.io import CLIP_SUFFIXES
+
+    return any(f.suffix.lower() in CLIP_SUFFIXES for f in Path(folder).rglob("*"))
+
+
+def _score_videos(
+    det, inputs, prompts, normal_prompts, length, stride, size, json_out, render, plot, rate
+) -> None:
+    from skelprompt.footage import extract, is_video, render_outputs, score_video_clip
+
+    results = []
+    for video in inputs:
+        if not is_video(video):
+            raise typer.BadParameter(f"{video}: give videos or clip files, not both, in one call")
+        clip = extract(video, size)
+        res = score_video_clip(det, clip, prompts, normal_prompts, length, stride, rate)
+        results.append(res)
+        table = Table(
+            title=f"{video}: {clip.num_frames} frames, {clip.num_persons} tracked people, threshold {res['threshold']:.3f}"
+        )
+        for col in ("window (s)", "scene", "most anomalous person", "alert"):
+            table.add_column(col)
+        for w in res["windows"]:
+            top_p = w["persons"][0] if w["persons"] else None
+            who = f"#{top_p['track_id']} {top_p['anomaly']:.3f}" if top_p else "-"
+            scene = f"{w['anomaly']:.3f}" if w["anomaly"] is not None else "-"
+            table.add_row(
+                f"{w['start_s']:.1f}-{w['end_s']:.1f}",
+                scene,
+                who,
+                "[red]ALERT[/red]" if w["is_anomaly"] else "",
+            )
+        console.print(table)
+        vs = res["video_score"]
+        console.print(
+            f"video score {vs:.3f}; alert spans: {res['alert_spans'] or 'none'}"
+            if vs is not None
+            else res.get("note", "")
+        )
+        if len(inputs) == 1:
+            render_outputs(video, clip, res, render, plot)
+            for what, path in (("video", render), ("plot", plot)):
+                if path:
+                    console.print(f"{what} -> [bold]{path}[/bold]")
+    if json_out:
+        write_json(json_out, {"videos": results} if len(results) > 1 else results[0])
         console.print(f"scores -> [bold]{json_out}[/bold]")
 
 

@@ -53,7 +53,8 @@ class Detections(NamedTuple):
             np.zeros((0,), np.float32),
         )
 
-    def __len__(self) -> int:  # number of people, not the tuple's 4 fields
+    @property
+    def num_people(self) -> int:
         return int(self.person_scores.shape[0])
 
 

@@ -10,7 +10,8 @@ For a new frame the cost between track ``i`` and detection ``j`` is::
 shared joint the box-centre distance is used). :func:`scipy.optimize.linear_sum_assignment`
 picks the cheapest one-to-one matching; pairs costlier than ``max_cost`` stay unmatched.
 Unmatched detections start new tracks; a track unmatched for more than ``max_age`` frames
-is dropped. Ids are never reused.
+is dropped (a person missing for up to ``max_age`` frames keeps their id). Ids are
+never reused.
 """
 
 from __future__ import annotations
@@ -119,15 +120,15 @@ class Tracker:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         n = len(boxes)
         ids = np.full(n, -1, dtype=np.int64)
+        # forget tracks missed in more than max_age frames (also across skipped frame numbers)
+        self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= self.max_age]
         cost = self.cost_matrix(keypoints, scores, boxes, frame)
-        matched_tracks: set[int] = set()
         if cost.size:
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] <= self.max_cost:
                     self._assign(self.tracks[r], keypoints[c], scores[c], boxes[c], frame)
                     ids[c] = self.tracks[r].id
-                    matched_tracks.add(r)
         for j in np.flatnonzero(ids < 0):
             t = Track(self._next_id, boxes[j].copy(), keypoints[j].copy(), scores[j].copy(), frame, frame)
             self._next_id += 1

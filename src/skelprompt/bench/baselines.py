@@ -1,0 +1,185 @@
+"""Baselines that need no pretraining (ANCHORS.md): motion energy, person distance, raw poses.
+
+All work on the canonical 13 joints with coordinates made isotropic and divided by the clip's
+median torso length (shoulder centre to hip centre), as the anchor numbers were made.
+Higher score = more anomalous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from sklearn.covariance import LedoitWolf
+
+from skelprompt.clip import Clip
+from skelprompt.layouts import CANONICAL
+from skelprompt.points import torso_length
+from skelprompt.scoring import knn_distance, mahalanobis
+
+DESCRIPTOR_FRAMES = 32
+
+
+def metres_view(clip: Clip) -> Clip:
+    """For 3D sources: the clip with ``keypoint`` = (x, -y) camera metres (orthographic), as the
+    ANCHORS.md numbers for MSR were made; other clips unchanged."""
+    if clip.keypoint3d is None:
+        return clip
+    xy = np.asarray(clip.keypoint3d[..., :2], np.float32).copy()
+    xy[..., 1] *= -1
+    return replace(clip, keypoint=xy, meta=dict(clip.meta))
+
+
+def _canonical(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
+    c = clip if clip.layout == CANONICAL else clip.to_canonical()
+    kp = np.asarray(c.keypoint, np.float64)
+    valid = (np.asarray(c.keypoint_score) > 0) & np.isfinite(kp).all(-1)
+    return np.where(valid[..., None], kp, 0.0), valid
+
+
+def _scale(kp: np.ndarray, valid: np.ndarray) -> float:
+    s = torso_length(kp.astype(np.float32), valid)
+    return s if s > 1e-9 else 1.0
+
+
+def mean_joint_speed(clip: Clip) -> float:
+    """Mean displacement per frame (torso lengths) over persons, joints and frame pairs."""
+    kp, valid = _canonical(clip)
+    if kp.shape[1] < 2:
+        return 0.0
+    both = valid[:, 1:] & valid[:, :-1]
+    if not both.any():
+        return 0.0
+    d = np.linalg.norm(kp[:, 1:] - kp[:, :-1], axis=-1)
+    return float(d[both].mean() / _scale(kp, valid))
+
+
+def max_joint_speed(clip: Clip) -> float:
+    kp, valid = _canonical(clip)
+    if kp.shape[1] < 2:
+        return 0.0
+    both = valid[:, 1:] & valid[:, :-1]
+    if not both.any():
+        return 0.0
+    d = np.linalg.norm(kp[:, 1:] - kp[:, :-1], axis=-1)
+    return float(d[both].max() / _scale(kp, valid))
+
+
+def neg_min_person_distance(clip: Clip) -> float:
+    """Minus the smallest joint-to-joint distance between two persons in any frame (torso lengths).
+
+    (Checked against ANCHORS.md: SBU 0.620 vs 0.618, kick/punch/push 0.370/0.798/0.778; a
+    body-centre distance gives 0.42 instead.) One-person clips score 0.
+    """
+    kp, valid = _canonical(clip)
+    m = kp.shape[0]
+    if m < 2:
+        return 0.0
+    best = np.inf
+    for a in range(m):
+        for b in range(a + 1, m):
+            d = np.linalg.norm(kp[a][:, :, None] - kp[b][:, None, :], axis=-1)
+            ok = valid[a][:, :, None] & valid[b][:, None, :]
+            if ok.any():
+                best = min(best, float(d[ok].min()))
+    if not np.isfinite(best):
+        return 0.0
+    return -best / _scale(kp, valid)
+
+
+def _fill_time(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Linear interpolation over time of one joint track [T, 2] where ``ok`` is False."""
+    if ok.all() or not ok.any():
+        return x
+    t = np.arange(len(x))
+    return np.stack([np.interp(t, t[ok], x[ok, d]) for d in range(x.shape[1])], -1)
+
+
+def raw_pose_descriptor(clip: Clip, persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
+    """The clip (all persons) resampled to ``frames`` frames by linear interpolation, centred on the
+    mean of all valid joints, divided by the median torso length, flattened.
+
+    Persons are taken most complete first (stable order), padded with zeros up to ``persons``;
+    missing joints are interpolated over time, joints never seen sit at the centre.
+    """
+    kp, valid = _canonical(clip)
+    counts = valid.sum((1, 2))
+    order = np.argsort(-counts, kind="stable")[:persons]
+    kp, valid = kp[order], valid[order]
+    centre = kp[valid].mean(0) if valid.any() else np.zeros(2)
+    scale = _scale(kp, valid)
+    m, t, v = valid.shape
+    x = (kp - centre) / scale
+    for p in range(m):
+        for j in range(v):
+            x[p, :, j] = _fill_time(x[p, :, j], valid[p, :, j])
+            if not valid[p, :, j].any():
+                x[p, :, j] = 0.0
+    src = np.linspace(0, t - 1, frames) if t > 1 else np.zeros(frames)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    a = (src - lo)[None, :, None, None]
+    res = (1 - a) * x[:, lo] + a * x[:, hi]
+    out = np.zeros((persons, frames, v, 2))
+    out[:m] = res
+    return out.reshape(-1)
+
+
+def descriptors(clips: list[Clip], persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
+    return np.stack([raw_pose_descriptor(c, persons, frames) for c in clips])
+
+
+class DescriptorOoD:
+    """Ledoit-Wolf Mahalanobis or k-NN (mean distance to k nearest) on raw-pose descriptors."""
+
+    def __init__(self, method: str = "knn", k: int = 5) -> None:
+        if method not in ("knn", "mahalanobis"):
+            raise ValueError(f"unknown method {method!r}")
+        self.method, self.k = method, k
+
+    def fit(self, x: np.ndarray) -> DescriptorOoD:
+        self.ref = np.asarray(x, np.float64)
+        if self.method == "mahalanobis":
+            lw = LedoitWolf().fit(self.ref)
+            self.mean, self.precision = lw.location_, lw.get_precision()
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if self.method == "knn":
+            return knn_distance(x, self.ref, self.k)
+        return mahalanobis(x, self.mean, self.precision)
+
+
+SIMPLE_BASELINES = {
+    "mean joint speed": mean_joint_speed,
+    "max joint speed": max_joint_speed,
+    "neg. min person distance": neg_min_person_distance,
+}
+
+
+def baseline_scores(fit: list[Clip], test: list[Clip], persons: int, two_person: bool, cache=None) -> dict:
+    """Scores of every baseline for one fold: name -> [len(test)] array (higher = anomalous).
+
+    ``cache`` (a dict keyed by ``id(clip)``) holds descriptors reused across folds.
+    """
+    cache = {} if cache is None else cache
+
+    def desc(clips: list[Clip]) -> np.ndarray:
+        out = []
+        for c in clips:
+            key = ("desc", id(c), persons)
+            if key not in cache:
+                cache[key] = raw_pose_descriptor(c, persons)
+            out.append(cache[key])
+        return np.stack(out)
+
+    out = {}
+    for name, fn in SIMPLE_BASELINES.items():
+        if name.startswith("neg. min") and not two_person:
+            continue
+        out[name] = np.array([fn(c) for c in test])
+    xf, xt = desc(fit), desc(test)
+    out["raw-pose mahalanobis"] = DescriptorOoD("mahalanobis").fit(xf).score(xt)
+    out["raw-pose k-NN"] = DescriptorOoD("knn").fit(xf).score(xt)
+    return out

@@ -1,0 +1,110 @@
+"""`skelprompt benchmark NAME|all`: the zero-shot benchmarks of ../shared/data/README.md."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ENV_CACHE = "SKELPROMPT_CACHE"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get(ENV_CACHE)
+    return Path(env) if env else Path.home() / ".cache" / "skelprompt"
+
+
+def leave_out_model_path(dataset: str) -> Path:
+    return cache_dir() / "models" / f"without-{dataset}.safetensors"
+
+
+def resolve_model(dataset: str, data_root: str | None, train: bool = True):
+    """The cached leave-one-out model for ``dataset``; trained with the pretrain API if absent."""
+    from skelprompt.errors import SkelpromptError
+    from skelprompt.model import load_model
+
+    path = leave_out_model_path(dataset)
+    if path.exists():
+        return load_model(path)
+    cmd = f"skelprompt pretrain --data-root DIR --exclude {dataset} --out {path}"
+    try:
+        from skelprompt.pretrain import PretrainConfig, run_pretrain
+    except ImportError:
+        raise SkelpromptError(
+            f"no leave-one-out model at {path} and pretraining is not available in this build; "
+            f"make it with `{cmd}`, pass --model, or use --untrained"
+        ) from None
+    if not train:
+        raise SkelpromptError(f"no leave-one-out model at {path}; make it with `{cmd}`")
+    typer.echo(f"no cached model without {dataset}: pretraining one -> {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model, _ = run_pretrain(PretrainConfig(exclude=(dataset,)), path, data_root=data_root, command=cmd)
+    return load_model(path)
+
+
+def benchmark(
+    name: Annotated[str, typer.Argument(help="Benchmark name (sbu-violence, ..., ucla-novel) or 'all'.")],
+    data_root: Annotated[
+        str | None, typer.Option("--data-root", help="Folder holding the data sets.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model file (must be pretrained without the benchmark's data set)."),
+    ] = None,
+    untrained: Annotated[bool, typer.Option(help="Use the untrained encoder only (control).")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write all results as JSON here.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a markdown report here.")] = None,
+    robustness: Annotated[bool, typer.Option(help="Also run the error-injection study.")] = False,
+    peer: Annotated[bool, typer.Option(help="Train and score the learned peer (GRU autoencoder).")] = True,
+    prompt: Annotated[
+        list[str] | None, typer.Option("--prompt", "-p", help="Override the anomaly prompts (repeatable).")
+    ] = None,
+    max_folds: Annotated[int | None, typer.Option(help="Only the first N folds (quick checks).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the peer and the error injectors.")] = 0,
+) -> None:
+    """Run zero-shot anomaly benchmarks: method variants, untrained control, baselines, peer."""
+    from rich.console import Console
+
+    from skelprompt.bench.protocols import BENCHMARKS, get_benchmark
+    from skelprompt.bench.report import markdown_report, results_table
+    from skelprompt.bench.runner import run_benchmark
+    from skelprompt.commands.common import write_json
+    from skelprompt.errors import SkelpromptError
+    from skelprompt.io.atomic import write_text_atomic
+    from skelprompt.model import load_model
+
+    console = Console()
+    if model and untrained:
+        raise SkelpromptError("give either --model or --untrained, not both")
+    names = list(BENCHMARKS) if name == "all" else [get_benchmark(name).name]
+    t0 = time.perf_counter()
+    results = []
+    for n in names:
+        bench = get_benchmark(n)
+        if untrained:
+            m = None
+        elif model:
+            m = load_model(model)
+        else:
+            m = resolve_model(bench.dataset, data_root)
+        console.print(f"[bold]{n}[/bold]")
+        results.append(
+            run_benchmark(
+                n, data_root, m, prompt or None, robustness=robustness, peer=peer, max_folds=max_folds,
+                seed=seed, log=lambda s: console.print(f"  {s}"),
+            )
+        )  # fmt: skip
+    total = time.perf_counter() - t0
+    console.print(results_table(results))
+    console.print(f"benchmark {name}: {total:.1f} s")
+    if json_out:
+        write_json(json_out, {"benchmarks": results, "total_seconds": total, "command": name})
+    if markdown:
+        write_text_atomic(markdown, markdown_report(results))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark)

@@ -1,0 +1,317 @@
+"""Large PySKL skeleton files (NTU-120, Kinetics-400 2D skeletons) as streamable shards.
+
+A pickle cannot be read piece by piece in general (and opening one can run code hidden in
+it), so a large PySKL file is converted once, by someone who trusts it, into skelprompt
+shards: ``.npz`` files of ``shard_size`` clips each (safe to open: no pickles) and an
+``index.json`` with the label names, the split names and the clip count of each shard.
+:class:`ShardedClipDataset` then streams the shards with memory bounded by one shard (times
+the shuffle buffer), splitting shards across DDP ranks and DataLoader workers.
+
+The conversion holds the unpickled annotation list in memory once (the pickle format
+requires it) and releases each annotation as soon as it has been written to a shard.
+
+Shard arrays (clip i owns rows ``offsets[i]:offsets[i+1]`` of the person-frame arrays):
+``keypoint [R, V, 2] float32``, ``keypoint_score [R, V] float16``, ``offsets [n+1]``,
+``persons [n]``, ``frames [n]``, ``label [n]`` (-1 = none), ``img_shape [n, 2]`` (0 = none),
+``frame_dir [n]`` (unicode), ``splits [n]`` (bit k set = member of split k of the index).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from skelprompt.clip import Clip
+from skelprompt.errors import FileFormatError
+from skelprompt.io.atomic import write_text_atomic, write_with
+from skelprompt.io.pyskl import PICKLE_WARNING
+
+INDEX_FORMAT = "skelprompt-shards"
+INDEX_VERSION = 1
+
+
+def pyskl_label_names(data_root: str | Path, dataset: str) -> list[str]:
+    """Class names for PySKL label indices: ``ntu120`` / ``ntu60`` (label i = action i + 1) or
+    ``kinetics400`` (label i = the i-th ST-GCN Kinetics class), from ``label_lists/``."""
+    from skelprompt.datasets import label_lists
+
+    if dataset in ("ntu120", "ntu60"):
+        names = label_lists.ntu120_names(Path(data_root))
+        n = 120 if dataset == "ntu120" else 60
+        return [names[i] for i in range(1, n + 1)]
+    if dataset in ("kinetics400", "k400"):
+        return label_lists.kinetics400_names(Path(data_root))
+    raise ValueError(f"unknown PySKL data set {dataset!r}: use ntu120, ntu60 or kinetics400")
+
+
+def _write_shard(path: Path, anns: list[dict[str, Any]], split_bits: dict[str, int]) -> None:
+    kps, scs, offsets, persons, frames, labels, shapes, dirs, bits = [], [], [0], [], [], [], [], [], []
+    for ann in anns:
+        kp = np.asarray(ann["keypoint"], np.float32)
+        if kp.ndim != 4:
+            raise FileFormatError(f"{ann.get('frame_dir')}: keypoint must be [M, T, V, C], got {kp.shape}")
+        sc = ann.get("keypoint_score")
+        if sc is None:
+            sc = kp[..., 2] if kp.shape[-1] == 3 else np.ones(kp.shape[:3], np.float32)
+        m, t, v = kp.shape[:3]
+        kps.append(np.nan_to_num(kp[..., :2]).reshape(m * t, v, 2))
+        scs.append(np.clip(np.asarray(sc, np.float32), 0, 1).reshape(m * t, v).astype(np.float16))
+        offsets.append(offsets[-1] + m * t)
+        persons.append(m)
+        frames.append(t)
+        lab = ann.get("label")
+        labels.append(-1 if lab is None else int(lab))
+        shp = ann.get("img_shape") or (0, 0)
+        shapes.append([int(shp[0]), int(shp[1])])
+        fd = str(ann.get("frame_dir", ""))
+        dirs.append(fd)
+        bits.append(split_bits.get(fd, 0))
+    v = {k.shape[1] for k in kps}
+    if len(v) > 1:
+        raise FileFormatError(f"{path}: annotations mix joint counts {sorted(v)}")
+    arrays = {
+        "keypoint": np.concatenate(kps),
+        "keypoint_score": np.concatenate(scs),
+        "offsets": np.array(offsets, np.int64),
+        "persons": np.array(persons, np.int32),
+        "frames": np.array(frames, np.int32),
+        "label": np.array(labels, np.int32),
+        "img_shape": np.array(shapes, np.int32).reshape(-1, 2),
+        "frame_dir": np.array(dirs, dtype=str),
+        "splits": np.array(bits, np.int64),
+    }
+    write_with(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+
+
+def convert_pyskl_to_shards(
+    pkl: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    shard_size: int = 2048,
+    layout: str = "coco17",
+    label_names: list[str] | None = None,
+    fps: float | None = None,
+    trust_pickle: bool = False,
+) -> Path:
+    """Convert a PySKL pickle into ``out_dir/shard-00000.npz ...`` and ``out_dir/index.json``.
+
+    Needs ``trust_pickle=True`` (opening a pickle can run code). Returns the index path.
+    """
+    pkl = Path(pkl)
+    if not trust_pickle:
+        raise FileFormatError(f"{pkl}: {PICKLE_WARNING}")
+    if shard_size < 1:
+        raise ValueError("shard_size must be >= 1")
+    try:
+        with open(pkl, "rb") as fh:
+            data = pickle.load(fh)  # noqa: S301 - trusted by the caller, converted once
+    except FileNotFoundError:
+        raise FileFormatError(f"{pkl}: no such file") from None
+    except Exception as e:
+        raise FileFormatError(f"{pkl}: not a readable pickle ({type(e).__name__}: {e})") from None
+    if isinstance(data, list):
+        data = {"annotations": data}
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        raise FileFormatError(f"{pkl}: not a PySKL annotation file (no 'annotations' list)")
+    splits = data.get("split") or {}
+    split_names = sorted(splits)[:63]
+    split_bits: dict[str, int] = {}
+    for k, name in enumerate(split_names):
+        for fd in splits[name]:
+            split_bits[str(fd)] = split_bits.get(str(fd), 0) | (1 << k)
+    anns: list = data["annotations"]
+    del data
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = []
+    n_total = len(anns)
+    anns.reverse()  # pop from the end = original order, releasing each annotation once written
+    k = 0
+    while anns:
+        chunk = [anns.pop() for _ in range(min(shard_size, len(anns)))]
+        name = f"shard-{k:05d}.npz"
+        _write_shard(out / name, chunk, split_bits)
+        shards.append({"file": name, "num_clips": len(chunk)})
+        k += 1
+        del chunk
+    index = {
+        "format": INDEX_FORMAT,
+        "version": INDEX_VERSION,
+        "source": pkl.name,
+        "layout": layout,
+        "fps": fps,
+        "label_names": list(label_names) if label_names else None,
+        "splits": split_names,
+        "num_clips": n_total,
+        "shards": shards,
+    }
+    path = out / "index.json"
+    write_text_atomic(path, json.dumps(index, indent=1) + "\n")
+    return path
+
+
+def read_index(path: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "index.json"
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file") from None
+    except ValueError as e:
+        raise FileFormatError(f"{path}: not JSON ({e})") from None
+    if index.get("format") != INDEX_FORMAT:
+        raise FileFormatError(f"{path}: not a skelprompt shard index")
+    index["_dir"] = str(path.parent)
+    return index
+
+
+def read_shard(index: dict[str, Any], shard: int, split: str | None = None) -> Iterator[Clip]:
+    """Yield the clips of one shard (only members of ``split`` when given)."""
+    entry = index["shards"][shard]
+    path = Path(index["_dir"]) / entry["file"]
+    bit = None
+    if split is not None:
+        if split not in index["splits"]:
+            raise FileFormatError(f"{path}: no split {split!r}; splits: {index['splits']}")
+        bit = 1 << index["splits"].index(split)
+    names = index.get("label_names")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arr = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: missing shard") from None
+    off = arr["offsets"]
+    for i in range(len(arr["persons"])):
+        if bit is not None and not (int(arr["splits"][i]) & bit):
+            continue
+        m, t = int(arr["persons"][i]), int(arr["frames"][i])
+        kp = arr["keypoint"][off[i] : off[i + 1]].reshape(m, t, -1, 2)
+        sc = arr["keypoint_score"][off[i] : off[i + 1]].astype(np.float32).reshape(m, t, -1)
+        lab = int(arr["label"][i])
+        label = None if lab < 0 else (names[lab] if names and lab < len(names) else str(lab))
+        h, w = (int(x) for x in arr["img_shape"][i])
+        yield Clip(
+            keypoint=kp,
+            keypoint_score=sc,
+            layout=index["layout"],
+            fps=index.get("fps"),
+            img_shape=(h, w) if h > 0 and w > 0 else None,
+            label=label,
+            source=str(path),
+            frame_dir=str(arr["frame_dir"][i]),
+            meta={"label_index": lab},
+        )
+
+
+class ShardedClipDataset(IterableDataset):
+    """Stream clips from converted shards with bounded memory.
+
+    Shards are dealt to the (DDP rank, DataLoader worker) slots in turn, after an epoch-
+    dependent shuffle of the shard order (``set_epoch``). With ``equalize`` every slot yields
+    the same number of clips (the smallest slot's count), so all DDP ranks take the same
+    number of steps. ``shuffle_buffer`` clips are mixed across shard boundaries.
+    """
+
+    def __init__(
+        self,
+        index: str | os.PathLike[str] | dict[str, Any],
+        split: str | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        shuffle_buffer: int = 1024,
+        equalize: bool = True,
+        transform=None,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        self.index = index if isinstance(index, dict) else read_index(index)
+        self.split, self.shuffle, self.seed = split, shuffle, seed
+        self.shuffle_buffer, self.equalize, self.transform = shuffle_buffer, equalize, transform
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @property
+    def label_names(self) -> list[str] | None:
+        return self.index.get("label_names")
+
+    def _slots(self) -> tuple[int, int, int, int]:
+        from skelprompt.pretrain.distributed import rank_and_world
+
+        r, w = rank_and_world()
+        rank = self.rank if self.rank is not None else r
+        world = self.world_size if self.world_size is not None else w
+        wi = get_worker_info()
+        wid, nw = (wi.id, wi.num_workers) if wi is not None else (0, 1)
+        return rank, world, wid, nw
+
+    def shard_assignment(self, rank: int, world: int, wid: int, nw: int) -> tuple[list[int], int | None]:
+        """This slot's shards and (with ``equalize``) its clip limit."""
+        n = len(self.index["shards"])
+        order = np.arange(n)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        slots = world * nw
+        slot = rank * nw + wid
+        mine = [int(s) for s in order[slot::slots]]
+        limit = None
+        if self.equalize:
+            counts = [
+                sum(self.index["shards"][int(s)]["num_clips"] for s in order[k::slots]) for k in range(slots)
+            ]
+            limit = min(counts)
+        return mine, limit
+
+    def __iter__(self) -> Iterator[Clip]:
+        rank, world, wid, nw = self._slots()
+        mine, limit = self.shard_assignment(rank, world, wid, nw)
+        rng = np.random.default_rng([self.seed, self.epoch, rank, wid])
+        buf: list[Clip] = []
+        count = 0
+
+        def emit(c: Clip) -> Clip:
+            return self.transform(c) if self.transform is not None else c
+
+        for s in mine:
+            for clip in read_shard(self.index, s, self.split):
+                if limit is not None and count >= limit:
+                    break
+                count += 1
+                if not self.shuffle:
+                    yield emit(clip)
+                    continue
+                if len(buf) < self.shuffle_buffer:
+                    buf.append(clip)
+                    continue
+                j = int(rng.integers(len(buf)))
+                buf[j], clip = clip, buf[j]
+                yield emit(clip)
+        rng.shuffle(buf) if buf else None
+        for c in buf:
+            yield emit(c)
+
+
+def collate_clips(batch: list[Clip]) -> list[Clip]:
+    """A DataLoader ``collate_fn`` that keeps clips as a list."""
+    return list(batch)
+
+
+__all__ = [
+    "ShardedClipDataset",
+    "collate_clips",
+    "convert_pyskl_to_shards",
+    "pyskl_label_names",
+    "read_index",
+    "read_shard",
+    "torch",
+]

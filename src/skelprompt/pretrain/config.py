@@ -1,0 +1,119 @@
+"""Pretraining configuration: one dataclass, loadable from YAML, saved in every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from skelprompt.errors import SkelpromptError
+
+# Data sets used by default. URFD is left out: it is the urfd-fall benchmark's data, holds only
+# 30 videos with per-frame labels, and ``--include urfd`` cuts it into labelled windows instead.
+DEFAULT_DATASETS = ("sbu", "k3hi", "msr", "nw_ucla", "utkinect", "jhmdb", "precog", "deepmimic")
+
+
+@dataclass
+class AugmentConfig:
+    view_p: float = 0.8  # random virtual camera for clips with keypoint3d
+    max_yaw: float = 45.0
+    max_pitch: float = 10.0
+    scale: tuple[float, float] = (0.8, 1.2)  # per-axis (anisotropic) scale
+    shift: float = 0.2  # fraction of the clip's extent
+    rotate_deg: float = 5.0
+    flip_p: float = 0.5
+    crop_min: float = 0.6  # random temporal crop keeps this fraction of frames or more
+    joint_drop_p: float = 0.05
+    conf_noise: float = 0.1
+    coord_noise: float = 0.01  # Gaussian joint jitter in torso lengths
+    person_shift: float = 0.1  # two-person clips: move one person by this fraction of torso length
+
+
+@dataclass
+class PretrainConfig:
+    preset: str = "small"
+    frames: int = 32  # frames per clip fed to the encoder (saved in the model config)
+    datasets: tuple[str, ...] = DEFAULT_DATASETS
+    exclude: tuple[str, ...] = ()
+    epochs: int = 12  # total epochs
+    stage1_epochs: int = 2  # alpha = 1 (classification only) for these first epochs
+    alpha: float = 0.6  # Eq. 5 weight of the classification loss after stage 1
+    optimizer: str = "sgd"  # "sgd" | "adamw"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_steps: int = 20
+    batch_size: int = 64  # per process
+    label_smoothing: float = 0.1
+    val_fraction: float = 0.1
+    seed: int = 0
+    description_p: float = 0.3  # probability of a long class description as the text target
+    max_clips_per_dataset: int = 0  # 0 = all (small values for tests)
+    max_clips_per_class: int = 0  # 0 = all: caps very frequent classes (e.g. DeepMimic walks)
+    urfd_window: int = 32
+    urfd_stride: int = 16
+    num_threads: int = 0  # torch threads per process (0 = torch default)
+    checksum_dir: str = ""  # tests: every rank writes its final weight checksum here
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["datasets"] = list(self.datasets)
+        d["exclude"] = list(self.exclude)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PretrainConfig:
+        d = dict(d)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SkelpromptError(f"unknown pretraining option(s): {', '.join(unknown)}")
+        aug = d.pop("augment", None) or {}
+        aknown = {f.name for f in fields(AugmentConfig)}
+        bad = sorted(set(aug) - aknown)
+        if bad:
+            raise SkelpromptError(f"unknown augment option(s): {', '.join(bad)}")
+        if "scale" in aug:
+            aug["scale"] = tuple(aug["scale"])
+        for k in ("datasets", "exclude"):
+            if k in d and d[k] is not None:
+                d[k] = tuple(d[k])
+        cfg = cls(**d, augment=AugmentConfig(**aug))
+        cfg.check()
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PretrainConfig:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise SkelpromptError(f"{path}: no such config file") from None
+        except yaml.YAMLError as e:
+            raise SkelpromptError(f"{path}: not valid YAML ({e})") from None
+        if not isinstance(data, dict):
+            raise SkelpromptError(f"{path}: a pretraining config must be a mapping")
+        return cls.from_dict(data)
+
+    def check(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise SkelpromptError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise SkelpromptError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.epochs < 1 or self.stage1_epochs < 0:
+            raise SkelpromptError("epochs must be >= 1 and stage1_epochs >= 0")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise SkelpromptError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if self.batch_size < 2:
+            raise SkelpromptError("batch_size must be at least 2 (the contrastive loss needs pairs)")
+
+    def used_datasets(self) -> list[str]:
+        """The data sets to load: ``datasets`` minus ``exclude``, in order."""
+        ex = set(self.exclude)
+        return [d for d in dict.fromkeys(self.datasets) if d not in ex]
+
+    def alpha_at(self, epoch: int) -> float:
+        """Eq. 5 weight of the classification loss in 0-based ``epoch``."""
+        return 1.0 if epoch < self.stage1_epochs else self.alpha

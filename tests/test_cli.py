@@ -1,0 +1,89 @@
+"""The command line end to end on real SBU clips: fit, score, inspect, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skelprompt.io import save_clips
+from skelprompt.model import save_model, untrained_model
+from tests.helpers import NORMAL_SBU, sbu_clips
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "skelprompt.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def sbu_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sbu")
+    clips = sbu_clips()
+    normal_dir = root / "normal"
+    for c in clips:
+        if c.meta["set"] not in ("s01s02", "s01s03") and c.label in NORMAL_SBU:
+            save_clips(normal_dir / f"{c.frame_dir.replace('/', '_')}.npz", [c])
+    test = [c for c in clips if c.meta["set"] in ("s01s02", "s01s03")]
+    save_clips(root / "test.npz", test)
+    model = root / "model.safetensors"
+    save_model(model, untrained_model(seed=0))
+    return root, normal_dir, root / "test.npz", model, test
+
+
+def test_fit_score_inspect_end_to_end(sbu_files, tmp_path) -> None:
+    root, normal_dir, test_file, model, test = sbu_files
+    det = tmp_path / "det.safetensors"
+    r = run_cli("fit", str(normal_dir), "--model", str(model), "--out", str(det), "--false-alarm-rate", "0.05")
+    assert r.returncode == 0, r.stderr
+    assert det.exists()
+    out = tmp_path / "scores.json"
+    r = run_cli(
+        "score", str(test_file), "--detector", str(det), "--prompt", "kicking another person",
+        "--normal-prompt", "two people hugging", "--json", str(out), "--model", str(model),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert len(data["clips"]) == len(test)
+    first = data["clips"][0]
+    for key in ("source", "frame_dir", "anomaly", "ood", "prompt", "is_anomaly"):
+        assert key in first
+    assert first["source"].endswith("test.npz") and first["frame_dir"] == test[0].frame_dir
+    assert data["prompts"] == ["kicking another person"]
+    assert np.isfinite([c["anomaly"] for c in data["clips"]]).all()
+    assert "threshold" in r.stdout
+    r = run_cli("inspect", str(test_file))
+    assert r.returncode == 0 and "openni15" in r.stdout
+
+
+def test_cli_errors_are_one_clear_line(sbu_files, tmp_path) -> None:
+    root, normal_dir, test_file, model, _ = sbu_files
+    det = tmp_path / "det.safetensors"
+    assert run_cli("fit", str(normal_dir), "--model", str(model), "--out", str(det)).returncode == 0
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\x00" * 100)
+    cases = [
+        (["score", str(garbage), "--detector", str(det)], "garbage.npz"),
+        (["score", str(test_file), "--detector", str(model)], "not a skelprompt detector file"),
+        (["score", str(test_file), "--detector", str(tmp_path / "nope.safetensors")], "no such file"),
+        (["fit", str(tmp_path / "missing"), "--untrained", "--out", str(tmp_path / "d2.safetensors")], "no such file"),
+    ]
+    save_model(tmp_path / "other.safetensors", untrained_model(seed=9))
+    cases.append(
+        (["score", str(test_file), "--detector", str(det), "--model", str(tmp_path / "other.safetensors")], "another model")
+    )
+    for args, expect in cases:
+        r = run_cli(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert expect in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_help_everywhere() -> None:
+    for args in (["--help"], ["fit", "--help"], ["score", "--help"], ["inspect", "--help"]):
+        r = run_cli(*args)
+        assert r.returncode == 0 and "Usage" in r.stdout
