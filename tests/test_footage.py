@@ -84,8 +84,8 @@ def test_fit_on_video_then_score_video_with_pictures(tmp_path) -> None:
     assert (tmp_path / "s.png").stat().st_size > 10_000
     # live path on the same file: bounded, one JSON line per window
     lines = tmp_path / "live.jsonl"
-    r = _cli("score", str(EXAMPLE), "--detector", str(det), "--live", "--jsonl", str(lines), "--max-frames", "40")
+    r = _cli("score", str(EXAMPLE), "--detector", str(det), "--live", "--jsonl", str(lines), "--max-frames", "60")
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in lines.read_text().splitlines()]
     assert len(rows) >= 3 and all("dropped_frames" in x and "anomaly" in x for x in rows)
-    assert rows[1]["start_s"] > rows[0]["start_s"]
+    assert rows[1]["start_s"] > rows[0]["start_s"] and rows[1]["start_frame"] > 0

@@ -184,7 +184,8 @@ def score_live(
                 continue
             w = res["windows"][0]
             fps = clip.fps or 25.0
-            w["start_s"], w["end_s"] = clip.start_frame / fps, (clip.start_frame + clip.num_frames) / fps
+            w["start_frame"], w["end_frame"] = clip.start_frame, clip.start_frame + clip.num_frames
+            w["start_s"], w["end_s"] = w["start_frame"] / fps, w["end_frame"] / fps
             w["dropped_frames"] = dropped = stream.dropped
             w["threshold"] = res["threshold"]
             n_windows += 1

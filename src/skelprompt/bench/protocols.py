@@ -54,7 +54,9 @@ class Benchmark:
 def _fold(name: str, fit_pool: list[Clip], test: list[Clip], normal: set[str], anomalous: set[str]) -> Fold:
     for c in test:
         if c.label not in normal and c.label not in anomalous:
-            raise SkelpromptError(f"{c.name}: class {c.label!r} is in neither the normal nor the anomalous list")
+            raise SkelpromptError(
+                f"{c.name}: class {c.label!r} is in neither the normal nor the anomalous list"
+            )
     fit = [c for c in fit_pool if c.label in normal]
     labels = np.array([int(c.label in anomalous) for c in test], dtype=int)
     return Fold(name, fit, test, labels, [str(c.label) for c in test])
@@ -250,7 +252,9 @@ def get_benchmark(name: str) -> Benchmark:
     try:
         return BENCHMARKS[name]
     except KeyError:
-        raise SkelpromptError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)} or 'all'") from None
+        raise SkelpromptError(
+            f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)} or 'all'"
+        ) from None
 
 
 def load_folds(name: str, data_root: str | os.PathLike[str] | Path | None = None) -> list[Fold]:

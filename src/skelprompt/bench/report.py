@@ -75,9 +75,15 @@ def robustness_table(result: dict) -> str:
     conds = list(rb)
     variants = list(next(iter(rb.values())))
     lines = ["| method | " + " | ".join(conds) + " |", "|" + "---|" * (len(conds) + 1)]
-    lines.append("| achieved error | " + " | ".join(f"{next(iter(rb[c].values()))['achieved']:.2f}" for c in conds) + " |")
+    lines.append(
+        "| achieved error | "
+        + " | ".join(f"{next(iter(rb[c].values()))['achieved']:.2f}" for c in conds)
+        + " |"
+    )
     for v in variants:
-        lines.append(f"| {v} | " + " | ".join(_fmt(rb[c].get(v, {}).get("auc"), std=False) for c in conds) + " |")
+        lines.append(
+            f"| {v} | " + " | ".join(_fmt(rb[c].get(v, {}).get("auc"), std=False) for c in conds) + " |"
+        )
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ def drop_joints(clip: Clip, rate: float, rng: np.random.Generator) -> Clip:
     present = np.flatnonzero(sc.ravel() > 0)
     n = min(int(round(rate * len(present))), len(present) - 1)
     if n > 0:
-        sc.ravel()[rng.choice(present, n, replace=False)] = 0.0
+        sc.flat[rng.choice(present, n, replace=False)] = 0.0
     return _new(clip, np.array(clip.keypoint, copy=True), sc)
 
 

@@ -26,7 +26,7 @@ from skelprompt.clip import Clip
 from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.errors import ModelError
 from skelprompt.model import extract_features, get_text_encoder, model_checksum, untrained_model
-from skelprompt.scoring import combine_scores, knn_distance, prompt_score, standardised
+from skelprompt.scoring import knn_distance, prompt_score, standardised
 
 SCHEMA_VERSION = 1
 PROVENANCE_DATASET_KEYS = (
@@ -229,7 +229,9 @@ def run_benchmark(
             prefix = "" if mk == "method" else "untrained "
             add(results, f"{prefix}prompt", fold, prompt_score(et.astype(np.float64), ya, yn))
             for ood in ("knn", "mahalanobis"):
-                det = Detector(cache.model, DetectorConfig(ood=ood), text_encoder=text.enc).fit_features(ff, ef)
+                det = Detector(cache.model, DetectorConfig(ood=ood), text_encoder=text.enc).fit_features(
+                    ff, ef
+                )
                 dets[(mk, ood)] = det
                 for combine in ("ood", "sum", "paper"):
                     det.config.combine = combine
@@ -273,11 +275,18 @@ def run_benchmark(
             raw_n = knn_distance(xf, xf, 5, exclude_self=True)
             raw_std = standardised(raw_t, raw_n, 99.0)
             if ya is not None or yn is not None:
-                add(results, "hybrid: raw-pose k-NN + prompt", fold, raw_std + _std_prompt(ef64, et64, ya, yn))
+                add(
+                    results, "hybrid: raw-pose k-NN + prompt", fold, raw_std + _std_prompt(ef64, et64, ya, yn)
+                )
             if ya is not None and yn_study is not None:
                 add(results, "hybrid: raw-pose k-NN + (prompt - normal prompt)", fold,
                     raw_std + _std_prompt(ef64, et64, ya, yn_study))  # fmt: skip
-            add(results, "hybrid: raw-pose k-NN + ood[knn]", fold, raw_std + _std_ood(dets[("method", "knn")], ft))
+            add(
+                results,
+                "hybrid: raw-pose k-NN + ood[knn]",
+                fold,
+                raw_std + _std_ood(dets[("method", "knn")], ft),
+            )
         if ya is not None and yn_study is not None:
             add(results, "full-sum[knn] with (prompt - normal prompt)", fold,
                 _std_ood(dets[("method", "knn")], ft) + _std_prompt(ef64, et64, ya, yn_study))  # fmt: skip
@@ -309,7 +318,9 @@ def run_benchmark(
                 if kind == "ensemble":  # also the mean-embedding ensemble
                     m = a_emb.mean(0, keepdims=True)
                     m /= np.linalg.norm(m)
-                    row["prompt_only_mean_embedding"] = evaluate(fold.labels, prompt_score(et64, m, None))["auc"]
+                    row["prompt_only_mean_embedding"] = evaluate(fold.labels, prompt_score(et64, m, None))[
+                        "auc"
+                    ]
                 study.setdefault(label, []).append(row)
 
         # robustness: corrupt the test clips, recompute test features, rescore
@@ -323,8 +334,10 @@ def run_benchmark(
             if peer:
                 from skelprompt.bench.peer import SequenceAutoencoder
 
-                f3 = xf.reshape(len(xf), -1, B.DESCRIPTOR_FRAMES, 26).transpose(0, 2, 1, 3).reshape(
-                    len(xf), B.DESCRIPTOR_FRAMES, -1
+                f3 = (
+                    xf.reshape(len(xf), -1, B.DESCRIPTOR_FRAMES, 26)
+                    .transpose(0, 2, 1, 3)
+                    .reshape(len(xf), B.DESCRIPTOR_FRAMES, -1)
                 )
                 peer_model = SequenceAutoencoder(seed=seed).fit(f3)
             for cname, kind, level in conditions(bench.two_person):
@@ -345,7 +358,9 @@ def run_benchmark(
                 variants["baseline: raw-pose mahalanobis"] = maha_raw.score(xt)
                 if peer_model is not None:
                     x3 = xt.reshape(len(xt), -1, B.DESCRIPTOR_FRAMES, 26).transpose(0, 2, 1, 3)
-                    variants["peer: GRU autoencoder"] = peer_model.score(x3.reshape(len(xt), B.DESCRIPTOR_FRAMES, -1))
+                    variants["peer: GRU autoencoder"] = peer_model.score(
+                        x3.reshape(len(xt), B.DESCRIPTOR_FRAMES, -1)
+                    )
                 for vk, v in variants.items():
                     row.setdefault(vk, []).append({"fold": fold.name, "auc": evaluate(fold.labels, v)["auc"],
                                                    "achieved": achieved})  # fmt: skip
@@ -383,8 +398,10 @@ def run_benchmark(
         out["prompt_study"] = _summarise_study(study)
     if robustness:
         out["robustness"] = {
-            c: {v: {"auc": mean_std([r["auc"] for r in rows]), "achieved": rows[0]["achieved"], "folds": rows}
-                for v, rows in vs.items()}  # fmt: skip
+            c: {
+                v: {"auc": mean_std([r["auc"] for r in rows]), "achieved": rows[0]["achieved"], "folds": rows}
+                for v, rows in vs.items()
+            }  # fmt: skip
             for c, vs in robust.items()
         }
     timings.update(
@@ -445,7 +462,11 @@ def _summarise_study(study: dict[str, list[dict]]) -> dict:
         if "prompt_only_mean_embedding" in fs[0]:
             r["prompt_only_mean_embedding"] = mean_std([f["prompt_only_mean_embedding"] for f in fs])
         rows[label] = r
-    phr = [r["prompt_only"]["mean"] for r in rows.values() if r["kind"] == "phrasing" and r["prompt_only"]["mean"] is not None]
+    phr = [
+        r["prompt_only"]["mean"]
+        for r in rows.values()
+        if r["kind"] == "phrasing" and r["prompt_only"]["mean"] is not None
+    ]
     out: dict[str, Any] = {"sets": rows}
     if phr:
         out["phrasing_spread"] = {
