@@ -17,7 +17,7 @@ def test_ddp_two_cpu_processes_agree(data_root, tmp_path):
     cfg = tmp_path / "tiny.yaml"
     sums = tmp_path / "sums"
     cfg.write_text(
-        "frames: 8\nbatch_size: 8\nmax_clips_per_dataset: 24\nepochs: 1\nstage1_epochs: 0\n"
+        "frames: 8\ntrain_frames: 8\nbatch_size: 8\nmax_clips_per_dataset: 24\nepochs: 1\nstage1_epochs: 0\n"
         f"warmup_steps: 1\nnum_threads: 1\nchecksum_dir: {sums}\n"
     )
     out = tmp_path / "ddp.safetensors"

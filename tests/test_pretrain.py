@@ -13,7 +13,7 @@ from skelprompt.model.checkpoint import load_model, model_checksum
 from skelprompt.pretrain import PretrainConfig, run_pretrain
 from skelprompt.pretrain.loss import contrastive_loss, pretrain_loss
 
-TINY = dict(frames=8, batch_size=16, max_clips_per_dataset=24, warmup_steps=2, num_threads=1)
+TINY = dict(frames=8, train_frames=8, batch_size=16, max_clips_per_dataset=24, warmup_steps=2, num_threads=1)
 
 
 def _direct_contrastive(emb, text, labels, scale):

@@ -32,16 +32,17 @@ class AugmentConfig:
 @dataclass
 class PretrainConfig:
     preset: str = "small"
-    frames: int = 32  # frames per clip fed to the encoder (saved in the model config)
+    frames: int = 32  # frames per clip at inference (saved in the model config)
+    train_frames: int = 16  # frames sampled per clip in training (random jitter); 0 = ``frames``
     datasets: tuple[str, ...] = DEFAULT_DATASETS
     exclude: tuple[str, ...] = ()
     epochs: int = 12  # total epochs
     stage1_epochs: int = 2  # alpha = 1 (classification only) for these first epochs
     alpha: float = 0.6  # Eq. 5 weight of the classification loss after stage 1
-    optimizer: str = "sgd"  # "sgd" | "adamw"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
+    optimizer: str = "adamw"  # "adamw" | "sgd" (SGD lr 0.01-0.02 learned far slower, see MODEL_CARD)
+    lr: float = 2e-3
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.01
     warmup_steps: int = 20
     batch_size: int = 64  # per process
     label_smoothing: float = 0.1

@@ -257,7 +257,7 @@ def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo):
         net = DistributedDataParallel(model, device_ids=[info.local_rank] if info.device != "cpu" else None)
 
     augment = build_augment(cfg.augment)
-    pcfg: PointConfig = model.cfg.points
+    pcfg: PointConfig = replace(model.cfg.points, frames=cfg.train_frames or cfg.frames)
     per_rank = math.ceil(len(train_idx) / info.world_size)
     steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
