@@ -176,3 +176,18 @@ def test_tiny_run_json_schema(data_root, tmp_path):
         assert set(res["per_class"]) == {"kicking", "punching", "pushing"}
     assert j["timings"]["total"] > 0
     assert "| ood[knn] |" in markdown_report([j])
+
+
+def test_symmetric_knn(sbu):
+    from skelprompt.bench.symmetric import SymmetricKNN, descriptor_variants, mirror_clip
+
+    d = B.descriptors(sbu[:6], persons=2)
+    v = descriptor_variants(d, 2)
+    assert v.shape == (24, d.shape[1])
+    np.testing.assert_allclose(descriptor_variants(v[6:12], 2)[6:12], d)  # mirror of mirror
+    np.testing.assert_allclose(v[12:18].reshape(6, 2, -1)[:, 0], d.reshape(6, 2, -1)[:, 1])  # swapped
+    s = SymmetricKNN(2, k=1).fit(d)
+    assert np.allclose(s.score(v[6:12]), 0, atol=1e-4)  # a mirrored normal clip is at distance 0
+    assert (s.normal_scores() > 0).all()  # leave-one-out excludes a clip's own variants
+    m = mirror_clip(sbu[0])
+    np.testing.assert_allclose(mirror_clip(m).keypoint, sbu[0].keypoint, atol=1e-3)

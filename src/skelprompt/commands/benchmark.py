@@ -98,7 +98,7 @@ def benchmark(
             )
         )  # fmt: skip
     total = time.perf_counter() - t0
-    console.print(results_table(results))
+    console.print(results_table(results), markup=False, soft_wrap=True)
     console.print(f"benchmark {name}: {total:.1f} s")
     if json_out:
         write_json(json_out, {"benchmarks": results, "total_seconds": total, "command": name})

@@ -24,7 +24,8 @@ def pretrain(
         typer.Option("--include", help="Data set to use (repeat); default: all but URFD (see MODEL_CARD)."),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Data set to leave out (repeat), e.g. --exclude sbu.")
+        list[str] | None,
+        typer.Option("--exclude", help="Data set to leave out (repeat), e.g. --exclude sbu."),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of pretraining options.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Total epochs (overrides the config).")] = None,
@@ -67,7 +68,9 @@ def pretrain(
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     command = "skelprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    _, summary = run_pretrain(cfg, out, data_root, resume=resume, command=command, progress=progress, device=device)
+    _, summary = run_pretrain(
+        cfg, out, data_root, resume=resume, command=command, progress=progress, device=device
+    )
     last = summary["history"][-1] if summary["history"] else {}
     if last.get("val_top1") is not None:
         typer.echo(

@@ -64,7 +64,9 @@ class RandomView:
         if not valid.any():
             return clip
         c = xyz[valid].mean(0)
-        rot = rotation_matrix(rng.uniform(-self.max_yaw, self.max_yaw), rng.uniform(-self.max_pitch, self.max_pitch))
+        rot = rotation_matrix(
+            rng.uniform(-self.max_yaw, self.max_yaw), rng.uniform(-self.max_pitch, self.max_pitch)
+        )
         new = (xyz - c) @ rot.T + c
         uv = project_pinhole(new)
         ok = valid & np.isfinite(uv).all(-1)

@@ -24,7 +24,12 @@ from skelprompt.errors import SkelpromptError
 from skelprompt.pretrain.config import PretrainConfig
 
 SINGLE_TEMPLATES = ("{name}", "a person {name}", "a person is {name}", "someone doing {name}")
-PAIR_TEMPLATES = ("{name}", "two people {name}", "a person {name} another person", "two people interacting: {name}")
+PAIR_TEMPLATES = (
+    "{name}",
+    "two people {name}",
+    "a person {name} another person",
+    "two people interacting: {name}",
+)
 URFD_LABELS = {"fall": "falling down", "fallen": "lying on the floor", "normal": "standing or walking"}
 
 

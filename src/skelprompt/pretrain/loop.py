@@ -126,7 +126,9 @@ def load_train_state(path: Path) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- pieces
 
 
-def build_model(cfg: PretrainConfig, class_names: list[str], text_dim: int, text_encoder: str) -> SkeletonTextModel:
+def build_model(
+    cfg: PretrainConfig, class_names: list[str], text_dim: int, text_encoder: str
+) -> SkeletonTextModel:
     if cfg.preset not in PRESETS:
         raise SkelpromptError(f"unknown preset {cfg.preset!r}; presets: {', '.join(PRESETS)}")
     base = PRESETS[cfg.preset]
@@ -174,7 +176,9 @@ def epoch_order(n: int, epoch: int, cfg: PretrainConfig, info: ddp.DistInfo) -> 
 
 
 @torch.no_grad()
-def evaluate(model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBank, device: str) -> dict[str, float]:
+def evaluate(
+    model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBank, device: str
+) -> dict[str, float]:
     """Held-out top-1 (classifier) and text-retrieval accuracy (nearest class-name embedding)."""
     if len(idx) == 0:
         return {}
@@ -189,7 +193,11 @@ def evaluate(model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBa
         y = torch.from_numpy(pool.labels[b]).to(device)
         correct_cls += int((out["logits"].argmax(1) == y).sum())
         correct_ret += int(((out["embedding"] @ cls_emb.t()).argmax(1) == y).sum())
-    return {"val_top1": correct_cls / len(idx), "val_retrieval": correct_ret / len(idx), "val_clips": len(idx)}
+    return {
+        "val_top1": correct_cls / len(idx),
+        "val_retrieval": correct_ret / len(idx),
+        "val_clips": len(idx),
+    }
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -203,16 +211,20 @@ def run_pretrain(
     command: str | None = None,
     progress: bool = True,
     device: str | None = None,
+    stop_after: int | None = None,
 ) -> tuple[SkeletonTextModel, dict[str, Any]]:
-    """Pretrain and write ``out`` (+ companions); return the model and a summary dict."""
+    """Pretrain and write ``out`` (+ companions); return the model and a summary dict.
+
+    ``stop_after``: end this call after that many epochs (of the whole run) are done, e.g. for
+    time-limited jobs; ``resume`` continues it with the same schedule."""
     info = ddp.setup(device)
     try:
-        return _run(cfg, Path(out), data_root, resume, command, progress, info)
+        return _run(cfg, Path(out), data_root, resume, command, progress, info, stop_after)
     finally:
         ddp.cleanup(info)
 
 
-def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo):
+def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo, stop_after=None):
     t_start = time.time()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -273,7 +285,8 @@ def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo):
         )
     train_time = sum(h.get("epoch_time_s", 0.0) for h in history)
     clips_seen = sum(h.get("train_clips", 0) for h in history)
-    for epoch in range(start_epoch, cfg.epochs):
+    last_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start_epoch, last_epoch):
         t0 = time.time()
         alpha = cfg.alpha_at(epoch)
         rng = np.random.default_rng([cfg.seed, epoch, info.rank])

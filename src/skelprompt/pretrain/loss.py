@@ -49,7 +49,10 @@ def pretrain_loss(
     ce = F.cross_entropy(out["logits"], labels, label_smoothing=label_smoothing)
     cont, s2t, t2s = contrastive_loss(out["embedding"], text, labels, logit_scale)
     loss = alpha * ce + (1.0 - alpha) * cont
-    parts = {k: float(v.detach()) for k, v in (("loss", loss), ("ce", ce), ("cont", cont), ("s2t", s2t), ("t2s", t2s))}
+    parts = {
+        k: float(v.detach())
+        for k, v in (("loss", loss), ("ce", ce), ("cont", cont), ("s2t", s2t), ("t2s", t2s))
+    }
     return loss, parts
 
 
