@@ -35,33 +35,52 @@ from skelprompt.model.config import ModelConfig
 from skelprompt.model.features import extract_features
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.model.text import TextEncoder, get_text_encoder
+from skelprompt.pose_descriptor import descriptors
 from skelprompt.scoring import (
     COMBINES,
     combine_scores,
     knn_distance,
     mahalanobis,
     prompt_score,
+    standardised,
     threshold_at_false_alarm_rate,
 )
 
 DETECTOR_FORMAT = "skelprompt-detector"
 DETECTOR_VERSION = 1
 OOD_METHODS = ("knn", "mahalanobis")
+OOD_SOURCES = ("model", "random", "pose")
+RANDOM_ENCODER_SEED = 0
+RANDOM_ENCODER_FREQS = (1.0,)
+RANDOM_ENCODER_SPAN = 8.0
 
 
 @dataclass
 class DetectorConfig:
     ood: str = "knn"  # "knn" | "mahalanobis" (the paper's)
     k: int = 5
-    normalize_features: bool = True  # L2-normalise F(x) before distances
+    # what the OoD distance is measured on, "+"-joined: "model" (F of the model, the paper's),
+    # "random" (F of a fixed randomly initialised encoder), "pose" (the raw-pose descriptor);
+    # several sources add their standardised distances
+    ood_features: str = "model"
+    pose_persons: int = 2  # persons kept in the raw-pose descriptor
+    normalize_features: bool = True  # L2-normalise encoder features before distances
     combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
+    prompt_weight: float = 1.0  # weight of the standardised prompt score in "sum"
     normal_weight: float = 1.0  # weight of the normal prompts when both kinds are given
     calibration_percentile: float = 99.0
     false_alarm_rate: float = 0.01
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self.ood_features.split("+"))
+
     def __post_init__(self) -> None:
         if self.ood not in OOD_METHODS:
             raise ValueError(f"unknown OoD method {self.ood!r}; choose from {OOD_METHODS}")
+        bad = [x for x in self.sources if x not in OOD_SOURCES] or len(set(self.sources)) != len(self.sources)
+        if bad:
+            raise ValueError(f"bad ood_features {self.ood_features!r}: '+'-join distinct names of {OOD_SOURCES}")
         if self.combine not in COMBINES:
             raise ValueError(f"unknown combine method {self.combine!r}; choose from {COMBINES}")
         if not 0.0 <= self.false_alarm_rate < 1.0:
@@ -86,6 +105,26 @@ class Scores:
         return self.anomaly > self.threshold
 
 
+def random_encoder(model_cfg: ModelConfig) -> SkeletonTextModel:
+    """The fixed randomly initialised encoder of the "random" OoD source.
+
+    Its input features differ from the trained model's: one sin/cos frequency and a wider
+    spatial span, which measured best for an untrained encoder (SBU OoD 0.86 against 0.72
+    with the trained model's four frequencies; README, design choices). Its weights are
+    stored in every detector that uses it, so scores never depend on the random generator.
+    """
+    cfg = ModelConfig.from_dict(
+        {
+            **model_cfg.to_dict(),
+            "fourier_freqs": RANDOM_ENCODER_FREQS,
+            "points": {**model_cfg.points.to_dict(), "span": RANDOM_ENCODER_SPAN},
+            "num_classes": 0,
+        }
+    )
+    torch.manual_seed(RANDOM_ENCODER_SEED)
+    return SkeletonTextModel(cfg).eval()
+
+
 class Detector:
     """Prompt-guided anomaly detector on top of a (frozen) skeleton-text model."""
 
@@ -98,39 +137,68 @@ class Detector:
         self.model = model
         self.config = config or DetectorConfig()
         self._text_encoder = text_encoder
-        self.normal_features: np.ndarray | None = None
+        self.random_encoder: SkeletonTextModel | None = None
+        if "random" in self.config.sources:
+            self.random_encoder = random_encoder(model.cfg)
+        # per OoD source: normal features, Ledoit-Wolf mean and precision, cross-fitted distances
+        self.stats: dict[str, dict[str, np.ndarray]] = {}
         self.normal_embeddings: np.ndarray | None = None
         self.normal_ood: np.ndarray | None = None
-        self.mean: np.ndarray | None = None
-        self.precision: np.ndarray | None = None
         self.info: dict[str, Any] = {}
 
-    # ------------------------------------------------------------------ fitting
+    # ------------------------------------------------------------------ features
     @property
     def is_fitted(self) -> bool:
-        return self.normal_features is not None
+        return self.normal_ood is not None
 
-    def _prep(self, feats: np.ndarray) -> np.ndarray:
-        feats = feats.astype(np.float64)
-        if self.config.normalize_features:
+    def features(self, clips: list[Clip], progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``(F(x), f(x), other OoD sources)`` for clips; pass them to fit_/score_features."""
+        feats, embs = extract_features(self.model, clips, progress=progress)
+        extra: dict[str, np.ndarray] = {}
+        if self.random_encoder is not None:
+            extra["random"] = extract_features(self.random_encoder, clips)[0]
+        if "pose" in self.config.sources:
+            extra["pose"] = descriptors(clips, self.config.pose_persons)
+        return feats, embs, extra
+
+    def _prep(self, source: str, feats: np.ndarray) -> np.ndarray:
+        feats = np.asarray(feats, np.float64)
+        if source != "pose" and self.config.normalize_features:
             feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
         return feats
 
+    def _source_arrays(self, feats: np.ndarray, extra: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        extra = extra or {}
+        out = {}
+        for src in self.config.sources:
+            arr = feats if src == "model" else extra.get(src)
+            if arr is None:
+                raise ModelError(f"OoD source {src!r} needs its features: compute them with Detector.features()")
+            out[src] = self._prep(src, arr)
+        return out
+
+    # ------------------------------------------------------------------ fitting
     def fit(self, clips: list[Clip], progress: bool = False) -> Detector:
-        """Store the statistics of F on normal clips. Needs at least 3 clips."""
+        """Store the statistics of the OoD features on normal clips. Needs at least 3 clips."""
         if len(clips) < 3:
             raise ModelError(f"fitting needs at least 3 normal clips, got {len(clips)}")
-        feats, embs = extract_features(self.model, clips, progress=progress)
-        self.fit_features(feats, embs)
+        feats, embs, extra = self.features(clips, progress=progress)
+        self.fit_features(feats, embs, extra)
         self.info.update({"num_normal_clips": len(clips)})
         return self
 
-    def fit_features(self, feats: np.ndarray, embs: np.ndarray) -> Detector:
-        x = self._prep(feats)
-        self.normal_features, self.normal_embeddings = x, embs.astype(np.float64)
-        lw = LedoitWolf().fit(x)
-        self.mean, self.precision = lw.location_, lw.get_precision()
-        self.normal_ood = self._cross_fitted_ood(x)
+    def fit_features(self, feats: np.ndarray, embs: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> Detector:
+        self.normal_embeddings = np.asarray(embs, np.float64)
+        self.stats = {}
+        for src, x in self._source_arrays(feats, extra).items():
+            lw = LedoitWolf().fit(x)
+            self.stats[src] = {
+                "normal": x,
+                "mean": lw.location_,
+                "precision": lw.get_precision(),
+                "normal_dist": self._cross_fitted_ood(x),
+            }
+        self.normal_ood = self._combine_sources({s: st["normal_dist"] for s, st in self.stats.items()})
         return self
 
     def _cross_fitted_ood(self, x: np.ndarray) -> np.ndarray:
@@ -144,6 +212,13 @@ class Detector:
             lw = LedoitWolf().fit(x[tr])
             out[te] = mahalanobis(x[te], lw.location_, lw.get_precision())
         return out
+
+    def _combine_sources(self, dists: dict[str, np.ndarray]) -> np.ndarray:
+        """One source: its raw distance. Several: the sum of their standardised distances."""
+        if len(dists) == 1:
+            return next(iter(dists.values()))
+        pct = self.config.calibration_percentile
+        return sum(standardised(d, self.stats[s]["normal_dist"], pct) for s, d in dists.items())
 
     # ------------------------------------------------------------------ scoring
     def text_encoder(self) -> TextEncoder:
@@ -161,12 +236,16 @@ class Detector:
             return None
         return self.text_encoder().encode(list(texts)).astype(np.float64)
 
-    def ood_distance(self, feats: np.ndarray) -> np.ndarray:
+    def ood_distance(self, feats: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
         self._check_fitted()
-        x = self._prep(feats)
-        if self.config.ood == "knn":
-            return knn_distance(x, self.normal_features, self.config.k)
-        return mahalanobis(x, self.mean, self.precision)
+        dists = {}
+        for src, x in self._source_arrays(feats, extra).items():
+            st = self.stats[src]
+            if self.config.ood == "knn":
+                dists[src] = knn_distance(x, st["normal"], self.config.k)
+            else:
+                dists[src] = mahalanobis(x, st["mean"], st["precision"])
+        return self._combine_sources(dists)
 
     def score_features(
         self,
@@ -175,16 +254,20 @@ class Detector:
         prompts: list[str] | None = None,
         normal_prompts: list[str] | None = None,
         false_alarm_rate: float | None = None,
+        extra: dict[str, np.ndarray] | None = None,
     ) -> Scores:
         """Scores from precomputed features (see :meth:`score`)."""
         self._check_fitted()
         ya, yn = self._embed(prompts), self._embed(normal_prompts)
-        ood = self.ood_distance(feats)
-        ps = prompt_score(embs.astype(np.float64), ya, yn, self.config.normal_weight)
+        ood = self.ood_distance(feats, extra)
+        ps = prompt_score(np.asarray(embs, np.float64), ya, yn, self.config.normal_weight)
         ps_normal = prompt_score(self.normal_embeddings, ya, yn, self.config.normal_weight)
         use_prompt = ya is not None or yn is not None
         args = dict(
-            method=self.config.combine, percentile=self.config.calibration_percentile, use_prompt=use_prompt
+            method=self.config.combine,
+            percentile=self.config.calibration_percentile,
+            use_prompt=use_prompt,
+            prompt_weight=self.config.prompt_weight,
         )
         p_o, p_t, anomaly = combine_scores(ood, ps, self.normal_ood, ps_normal, **args)
         _, _, normal_anomaly = combine_scores(self.normal_ood, ps_normal, self.normal_ood, ps_normal, **args)
@@ -210,8 +293,8 @@ class Detector:
     ) -> Scores:
         """OoD, prompt and anomaly scores for ``clips`` and the threshold for the prompts given."""
         self._check_fitted()
-        feats, embs = extract_features(self.model, clips, progress=progress)
-        return self.score_features(feats, embs, prompts, normal_prompts, false_alarm_rate)
+        feats, embs, extra = self.features(clips, progress=progress)
+        return self.score_features(feats, embs, prompts, normal_prompts, false_alarm_rate, extra)
 
     def decision_function(
         self, clips: list[Clip], prompts: list[str] | None = None, normal_prompts: list[str] | None = None
@@ -236,8 +319,13 @@ class Detector:
         """Write the detector (model weights included) atomically to one safetensors file."""
         self._check_fitted()
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        for name in ("normal_features", "normal_embeddings", "normal_ood", "mean", "precision"):
-            tensors[f"detector.{name}"] = torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+        if self.random_encoder is not None:
+            tensors.update({f"random_encoder.{k}": v for k, v in self.random_encoder.state_dict().items()})
+        tensors["detector.normal_embeddings"] = torch.from_numpy(np.ascontiguousarray(self.normal_embeddings))
+        tensors["detector.normal_ood"] = torch.from_numpy(np.ascontiguousarray(self.normal_ood))
+        for src, st in self.stats.items():
+            for name, arr in st.items():
+                tensors[f"ood.{src}.{name}"] = torch.from_numpy(np.array(arr, copy=True))  # no shared memory
         meta = {
             "format": DETECTOR_FORMAT,
             "version": str(DETECTOR_VERSION),
@@ -288,23 +376,29 @@ class Detector:
         model.eval()
         model.provenance = json.loads(meta.get("model_provenance", "{}"))  # type: ignore[attr-defined]
         det = cls(model, dcfg)
+        if det.random_encoder is not None:
+            rstate = {k[len("random_encoder.") :]: v for k, v in tensors.items() if k.startswith("random_encoder.")}
+            try:
+                det.random_encoder.load_state_dict(rstate)
+            except RuntimeError:
+                raise ModelError(f"{path}: the stored random encoder does not match the model config") from None
         try:
-            for name in ("normal_features", "normal_embeddings", "normal_ood", "mean", "precision"):
-                setattr(det, name, tensors[f"detector.{name}"].numpy().astype(np.float64))
+            det.normal_embeddings = tensors["detector.normal_embeddings"].numpy().astype(np.float64)
+            det.normal_ood = tensors["detector.normal_ood"].numpy().astype(np.float64)
+            for src in dcfg.sources:
+                det.stats[src] = {
+                    name: tensors[f"ood.{src}.{name}"].numpy().astype(np.float64)
+                    for name in ("normal", "mean", "precision", "normal_dist")
+                }
         except KeyError as e:
             raise ModelError(f"{path}: detector statistics missing ({e})") from None
-        s = mcfg.feature_dim
-        n = det.normal_features.shape[0]
-        if (
-            det.normal_features.shape != (n, s)
-            or det.normal_embeddings.shape != (n, mcfg.text_dim)
-            or det.mean.shape != (s,)
-            or det.precision.shape != (s, s)
-            or det.normal_ood.shape != (n,)
-        ):
-            raise ModelError(
-                f"{path}: detector statistics have shapes inconsistent with the model (feature dim {s})"
-            )
+        n = det.normal_ood.shape[0]
+        for src, st in det.stats.items():
+            d = mcfg.feature_dim if src != "pose" else st["normal"].shape[1]
+            if st["normal"].shape != (n, d) or st["mean"].shape != (d,) or st["precision"].shape != (d, d):
+                raise ModelError(f"{path}: statistics of OoD source {src!r} have inconsistent shapes")
+        if det.normal_embeddings.shape != (n, mcfg.text_dim):
+            raise ModelError(f"{path}: stored embeddings do not match the model's text dimension {mcfg.text_dim}")
         det.info = json.loads(meta.get("info", "{}"))
         det.info["model_checksum"] = meta.get("model_checksum")
         return det

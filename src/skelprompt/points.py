@@ -37,7 +37,7 @@ class PointConfig:
     frames: int = 32
     persons: int = 4
     norm: str = "body"  # "body" | "image" | "bbox"
-    span: float = 8.0  # torso lengths either side of the centre (body norm)
+    span: float = 5.0  # torso lengths either side of the centre (body norm)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -99,6 +99,7 @@ def combine_scores(
     method: str = "sum",
     percentile: float = 99.0,
     use_prompt: bool = True,
+    prompt_weight: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibrate OoD and prompt scores on the normal clips and combine them (Eq. 1).
 
@@ -118,7 +119,7 @@ def combine_scores(
         return p_o, p_t, p_o
     if method == "prompt":
         return p_o, p_t, p_t
-    return p_o, p_t, p_o + p_t
+    return p_o, p_t, p_o + prompt_weight * p_t
 
 
 def threshold_at_false_alarm_rate(normal_scores: np.ndarray, rate: float) -> float:

@@ -11,7 +11,7 @@ from skelprompt.points import PointConfig
 class ModelConfig:
     embed_dims: tuple[int, ...] = (64, 128, 256)  # per-point MLP 7 -> ... -> feature_dim
     num_blocks: int = 2  # residual Linear-LayerNorm-ReLU-Dropout blocks at feature_dim
-    fourier_freqs: tuple[float, ...] = (1.0,)  # sin/cos features of the 7-D input (see README: design choices)
+    fourier_freqs: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # sin/cos features of the 7-D input
     dropout: float = 0.1
     num_classes: int = 0  # classifier head size (0 = no head, e.g. an untrained encoder)
     text_dim: int = 384  # projection output = the text encoder's dimension
