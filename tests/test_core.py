@@ -282,3 +282,40 @@ def test_detector_needs_clips_and_fitting() -> None:
         det.score(sbu_clips()[:2])
     with pytest.raises(ModelError, match="at least 3"):
         det.fit(sbu_clips()[:2])
+
+
+def test_multi_source_symmetric_detector_round_trip(sbu_split, tmp_path) -> None:
+    train, test = sbu_split
+    cfg = DetectorConfig(ood_features="pose+random+model", prompt_weight=0.5, normal_weight=0.5)
+    det = Detector(untrained_model(seed=6), cfg).fit(train)
+    # the pose source holds 4 variants per clip (as is, mirrored, swapped, both), encoders 2
+    assert det.stats["pose"]["normal"].shape[0] == 4 * len(train)
+    assert det.stats["random"]["normal"].shape[0] == 2 * len(train)
+    # leave-one-out excludes each clip's own mirror: no normal clip is at distance 0
+    assert (det.stats["pose"]["normal_dist"] > 1e-6).all()
+    s = det.score(test, prompts=["kicking another person"], normal_prompts=["two people hugging"])
+    y = np.array([c.label not in NORMAL_SBU for c in test])
+    assert roc_auc_score(y, s.ood) > 0.7
+    path = tmp_path / "multi.safetensors"
+    det.save(path)
+    back = Detector.load(path)
+    s2 = back.score(test, prompts=["kicking another person"], normal_prompts=["two people hugging"])
+    np.testing.assert_allclose(s.anomaly, s2.anomaly, rtol=1e-6, atol=1e-8)
+
+
+def test_mirrored_clip_swaps_sides() -> None:
+    clip = sbu_clips()[0]
+    m = clip.mirrored()
+    lay = get_layout(clip.layout)
+    ls, rs = lay.index("left_shoulder"), lay.index("right_shoulder")
+    np.testing.assert_allclose(m.keypoint_score[:, :, ls], clip.keypoint_score[:, :, rs])
+    cx = clip.keypoint[..., 0][clip.keypoint_score > 0].mean()
+    ok = clip.keypoint_score[:, :, rs] > 0
+    np.testing.assert_allclose(m.keypoint[:, :, ls, 0][ok], 2 * cx - clip.keypoint[:, :, rs, 0][ok], rtol=1e-5)
+
+
+def test_bad_detector_options_are_clear() -> None:
+    with pytest.raises(ValueError, match="bad ood_features"):
+        DetectorConfig(ood_features="pose+telepathy")
+    with pytest.raises(ValueError, match="unknown OoD method"):
+        DetectorConfig(ood="lof")

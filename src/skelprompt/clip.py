@@ -166,5 +166,15 @@ class Clip:
             meta=dict(self.meta),
         )
 
+    def mirrored(self) -> Clip:
+        """The clip mirrored left/right: x -> 2c - x about its mean x, left/right joints swapped."""
+        flip = list(get_layout(self.layout).flip_index)
+        ok = self.keypoint_score > 0
+        cx = float(self.keypoint[..., 0][ok].mean()) if ok.any() else 0.0
+        kp = np.array(self.keypoint[:, :, flip], copy=True)
+        sc = np.array(self.keypoint_score[:, :, flip], copy=True)
+        kp[..., 0] = np.where(sc > 0, 2 * cx - kp[..., 0], 0.0)
+        return replace(self, keypoint=kp, keypoint_score=sc, keypoint3d=None, meta=dict(self.meta))
+
     def missing_fraction(self) -> float:
         return float((self.keypoint_score <= 0).mean())

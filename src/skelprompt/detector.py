@@ -35,7 +35,7 @@ from skelprompt.model.config import ModelConfig
 from skelprompt.model.features import extract_features
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.model.text import TextEncoder, get_text_encoder
-from skelprompt.pose_descriptor import descriptors
+from skelprompt.pose_descriptor import descriptor_variants, descriptors
 from skelprompt.scoring import (
     COMBINES,
     combine_scores,
@@ -62,12 +62,15 @@ class DetectorConfig:
     # what the OoD distance is measured on, "+"-joined: "model" (F of the model, the paper's),
     # "random" (F of a fixed randomly initialised encoder), "pose" (the raw-pose descriptor);
     # several sources add their standardised distances
-    ood_features: str = "model"
+    ood_features: str = "pose+model"  # the default measured best over the benchmarks (README)
     pose_persons: int = 2  # persons kept in the raw-pose descriptor
+    # add the left/right mirror (and, for the pose descriptor, the person-swapped) versions of
+    # every normal clip to the normal set: normal footage can show any actor on either side
+    symmetric: bool = True
     normalize_features: bool = True  # L2-normalise encoder features before distances
     combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
-    prompt_weight: float = 1.0  # weight of the standardised prompt score in "sum"
-    normal_weight: float = 1.0  # weight of the normal prompts when both kinds are given
+    prompt_weight: float = 0.25  # weight of the standardised prompt score in "sum"
+    normal_weight: float = 0.5  # weight of the normal prompts when both kinds are given
     calibration_percentile: float = 99.0
     false_alarm_rate: float = 0.01
 
@@ -80,7 +83,9 @@ class DetectorConfig:
             raise ValueError(f"unknown OoD method {self.ood!r}; choose from {OOD_METHODS}")
         bad = [x for x in self.sources if x not in OOD_SOURCES] or len(set(self.sources)) != len(self.sources)
         if bad:
-            raise ValueError(f"bad ood_features {self.ood_features!r}: '+'-join distinct names of {OOD_SOURCES}")
+            raise ValueError(
+                f"bad ood_features {self.ood_features!r}: '+'-join distinct names of {OOD_SOURCES}"
+            )
         if self.combine not in COMBINES:
             raise ValueError(f"unknown combine method {self.combine!r}; choose from {COMBINES}")
         if not 0.0 <= self.false_alarm_rate < 1.0:
@@ -151,14 +156,25 @@ class Detector:
     def is_fitted(self) -> bool:
         return self.normal_ood is not None
 
-    def features(self, clips: list[Clip], progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """``(F(x), f(x), other OoD sources)`` for clips; pass them to fit_/score_features."""
+    def features(
+        self, clips: list[Clip], progress: bool = False, for_fit: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``(F(x), f(x), other OoD sources)`` for clips; pass them to fit_/score_features.
+
+        With ``for_fit`` and ``config.symmetric``, the encoder features of the mirrored clips
+        come too (as ``"<source>_mirror"``)."""
         feats, embs = extract_features(self.model, clips, progress=progress)
         extra: dict[str, np.ndarray] = {}
         if self.random_encoder is not None:
             extra["random"] = extract_features(self.random_encoder, clips)[0]
         if "pose" in self.config.sources:
             extra["pose"] = descriptors(clips, self.config.pose_persons)
+        if for_fit and self.config.symmetric:
+            mirrored = [c.mirrored() for c in clips]
+            if "model" in self.config.sources:
+                extra["model_mirror"] = extract_features(self.model, mirrored)[0]
+            if self.random_encoder is not None:
+                extra["random_mirror"] = extract_features(self.random_encoder, mirrored)[0]
         return feats, embs, extra
 
     def _prep(self, source: str, feats: np.ndarray) -> np.ndarray:
@@ -173,7 +189,9 @@ class Detector:
         for src in self.config.sources:
             arr = feats if src == "model" else extra.get(src)
             if arr is None:
-                raise ModelError(f"OoD source {src!r} needs its features: compute them with Detector.features()")
+                raise ModelError(
+                    f"OoD source {src!r} needs its features: compute them with Detector.features()"
+                )
             out[src] = self._prep(src, arr)
         return out
 
@@ -182,35 +200,64 @@ class Detector:
         """Store the statistics of the OoD features on normal clips. Needs at least 3 clips."""
         if len(clips) < 3:
             raise ModelError(f"fitting needs at least 3 normal clips, got {len(clips)}")
-        feats, embs, extra = self.features(clips, progress=progress)
+        feats, embs, extra = self.features(clips, progress=progress, for_fit=True)
         self.fit_features(feats, embs, extra)
         self.info.update({"num_normal_clips": len(clips)})
         return self
 
-    def fit_features(self, feats: np.ndarray, embs: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> Detector:
+    def _variants(self, src: str, x: np.ndarray, extra: dict[str, np.ndarray]) -> np.ndarray:
+        """[V, N, D]: the normal features and, when symmetric, those of the mirrored clips."""
+        if not self.config.symmetric:
+            return x[None]
+        if src == "pose":
+            return descriptor_variants(x, self.config.pose_persons)
+        mirror = extra.get(f"{src}_mirror")
+        if mirror is None:
+            raise ModelError(
+                "symmetric fitting needs the mirrored clips' features: use Detector.features(..., for_fit=True)"
+            )
+        return np.stack([x, self._prep(src, mirror)])
+
+    def fit_features(
+        self, feats: np.ndarray, embs: np.ndarray, extra: dict[str, np.ndarray] | None = None
+    ) -> Detector:
+        """Fit from precomputed features (``Detector.features(clips, for_fit=True)``)."""
+        extra = extra or {}
         self.normal_embeddings = np.asarray(embs, np.float64)
         self.stats = {}
         for src, x in self._source_arrays(feats, extra).items():
-            lw = LedoitWolf().fit(x)
+            variants = self._variants(src, x, extra)
+            ref = variants.reshape(-1, variants.shape[-1])
+            groups = np.tile(np.arange(len(x)), len(variants))
+            if self.config.ood == "mahalanobis":
+                lw = LedoitWolf().fit(ref)
+                mean, precision = lw.location_, lw.get_precision()
+            else:  # k-NN needs no covariance (skipping it keeps large descriptors cheap)
+                mean, precision = ref.mean(0), np.zeros((0, 0))
             self.stats[src] = {
-                "normal": x,
-                "mean": lw.location_,
-                "precision": lw.get_precision(),
-                "normal_dist": self._cross_fitted_ood(x),
+                "normal": ref,
+                "groups": groups.astype(np.float64),
+                "mean": mean,
+                "precision": precision,
+                "normal_dist": self._cross_fitted_ood(x, ref, groups),
             }
         self.normal_ood = self._combine_sources({s: st["normal_dist"] for s, st in self.stats.items()})
         return self
 
-    def _cross_fitted_ood(self, x: np.ndarray) -> np.ndarray:
-        if self.config.ood == "knn":
-            return knn_distance(x, x, self.config.k, exclude_self=True)
+    def _cross_fitted_ood(self, x: np.ndarray, ref: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Each normal clip's distance to the normal set without itself (or its variants)."""
         n = len(x)
+        if self.config.ood == "knn":
+            d2 = (x * x).sum(1)[:, None] + (ref * ref).sum(1)[None, :] - 2.0 * x @ ref.T
+            d = np.sqrt(np.maximum(d2, 0.0))
+            d[groups[None, :] == np.arange(n)[:, None]] = np.inf
+            kk = max(1, min(self.config.k, int(np.isfinite(d[0]).sum())))
+            return np.partition(d, kk - 1, axis=1)[:, :kk].mean(1)
         folds = np.arange(n) % min(5, n)
         out = np.zeros(n)
         for f in np.unique(folds):
-            tr, te = folds != f, folds == f
-            lw = LedoitWolf().fit(x[tr])
-            out[te] = mahalanobis(x[te], lw.location_, lw.get_precision())
+            lw = LedoitWolf().fit(ref[folds[groups] != f])
+            out[folds == f] = mahalanobis(x[folds == f], lw.location_, lw.get_precision())
         return out
 
     def _combine_sources(self, dists: dict[str, np.ndarray]) -> np.ndarray:
@@ -377,28 +424,41 @@ class Detector:
         model.provenance = json.loads(meta.get("model_provenance", "{}"))  # type: ignore[attr-defined]
         det = cls(model, dcfg)
         if det.random_encoder is not None:
-            rstate = {k[len("random_encoder.") :]: v for k, v in tensors.items() if k.startswith("random_encoder.")}
+            rstate = {
+                k[len("random_encoder.") :]: v for k, v in tensors.items() if k.startswith("random_encoder.")
+            }
             try:
                 det.random_encoder.load_state_dict(rstate)
             except RuntimeError:
-                raise ModelError(f"{path}: the stored random encoder does not match the model config") from None
+                raise ModelError(
+                    f"{path}: the stored random encoder does not match the model config"
+                ) from None
         try:
             det.normal_embeddings = tensors["detector.normal_embeddings"].numpy().astype(np.float64)
             det.normal_ood = tensors["detector.normal_ood"].numpy().astype(np.float64)
             for src in dcfg.sources:
                 det.stats[src] = {
                     name: tensors[f"ood.{src}.{name}"].numpy().astype(np.float64)
-                    for name in ("normal", "mean", "precision", "normal_dist")
+                    for name in ("normal", "groups", "mean", "precision", "normal_dist")
                 }
         except KeyError as e:
             raise ModelError(f"{path}: detector statistics missing ({e})") from None
         n = det.normal_ood.shape[0]
         for src, st in det.stats.items():
             d = mcfg.feature_dim if src != "pose" else st["normal"].shape[1]
-            if st["normal"].shape != (n, d) or st["mean"].shape != (d,) or st["precision"].shape != (d, d):
+            v = st["normal"].shape[0]
+            want_precision = (d, d) if dcfg.ood == "mahalanobis" else (0, 0)
+            if (
+                st["normal"].shape != (v, d)
+                or st["mean"].shape != (d,)
+                or st["precision"].shape != want_precision
+                or v % n
+            ):
                 raise ModelError(f"{path}: statistics of OoD source {src!r} have inconsistent shapes")
         if det.normal_embeddings.shape != (n, mcfg.text_dim):
-            raise ModelError(f"{path}: stored embeddings do not match the model's text dimension {mcfg.text_dim}")
+            raise ModelError(
+                f"{path}: stored embeddings do not match the model's text dimension {mcfg.text_dim}"
+            )
         det.info = json.loads(meta.get("info", "{}"))
         det.info["model_checksum"] = meta.get("model_checksum")
         return det

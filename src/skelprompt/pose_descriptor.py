@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from skelprompt.clip import Clip
-from skelprompt.layouts import CANONICAL
+from skelprompt.layouts import CANONICAL, LAYOUTS
 from skelprompt.points import torso_length
 
 DESCRIPTOR_FRAMES = 32
@@ -67,3 +67,20 @@ def raw_pose_descriptor(clip: Clip, persons: int, frames: int = DESCRIPTOR_FRAME
 def descriptors(clips: list[Clip], persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
     """Descriptors of several clips, [B, persons * frames * 26]."""
     return np.stack([raw_pose_descriptor(c, persons, frames) for c in clips])
+
+
+CANONICAL_FLIP = list(LAYOUTS[CANONICAL].flip_index)
+
+
+def descriptor_variants(desc: np.ndarray, persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
+    """[V, N, D]: the descriptors [N, D] as given, left/right mirrored, and for two or more
+    persons also person-swapped and swapped-mirrored (V = 4, else 2). Normal footage shows an
+    interaction with either actor on either side, so these are normal too."""
+    x = np.asarray(desc).reshape(len(desc), persons, frames, len(CANONICAL_FLIP), 2)
+    m = x[:, :, :, CANONICAL_FLIP].copy()
+    m[..., 0] *= -1  # descriptors are centred, so the mirror is about the clip centre
+    out = [x, m]
+    if persons >= 2:
+        order = [1, 0, *range(2, persons)]
+        out += [x[:, order], m[:, order]]
+    return np.stack([v.reshape(len(desc), -1) for v in out])

@@ -13,11 +13,14 @@ import numpy as np
 from sklearn.covariance import LedoitWolf
 
 from skelprompt.clip import Clip
-from skelprompt.layouts import CANONICAL
-from skelprompt.points import torso_length
+from skelprompt.pose_descriptor import (  # noqa: F401 - re-exported for the benchmark code
+    DESCRIPTOR_FRAMES,
+    descriptors,
+    raw_pose_descriptor,
+)
+from skelprompt.pose_descriptor import body_scale as _scale
+from skelprompt.pose_descriptor import canonical_arrays as _canonical
 from skelprompt.scoring import knn_distance, mahalanobis
-
-DESCRIPTOR_FRAMES = 32
 
 
 def metres_view(clip: Clip) -> Clip:
@@ -28,18 +31,6 @@ def metres_view(clip: Clip) -> Clip:
     xy = np.asarray(clip.keypoint3d[..., :2], np.float32).copy()
     xy[..., 1] *= -1
     return replace(clip, keypoint=xy, meta=dict(clip.meta))
-
-
-def _canonical(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
-    c = clip if clip.layout == CANONICAL else clip.to_canonical()
-    kp = np.asarray(c.keypoint, np.float64)
-    valid = (np.asarray(c.keypoint_score) > 0) & np.isfinite(kp).all(-1)
-    return np.where(valid[..., None], kp, 0.0), valid
-
-
-def _scale(kp: np.ndarray, valid: np.ndarray) -> float:
-    s = torso_length(kp.astype(np.float32), valid)
-    return s if s > 1e-9 else 1.0
 
 
 def mean_joint_speed(clip: Clip) -> float:
@@ -85,48 +76,6 @@ def neg_min_person_distance(clip: Clip) -> float:
     if not np.isfinite(best):
         return 0.0
     return -best / _scale(kp, valid)
-
-
-def _fill_time(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Linear interpolation over time of one joint track [T, 2] where ``ok`` is False."""
-    if ok.all() or not ok.any():
-        return x
-    t = np.arange(len(x))
-    return np.stack([np.interp(t, t[ok], x[ok, d]) for d in range(x.shape[1])], -1)
-
-
-def raw_pose_descriptor(clip: Clip, persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
-    """The clip (all persons) resampled to ``frames`` frames by linear interpolation, centred on the
-    mean of all valid joints, divided by the median torso length, flattened.
-
-    Persons are taken most complete first (stable order), padded with zeros up to ``persons``;
-    missing joints are interpolated over time, joints never seen sit at the centre.
-    """
-    kp, valid = _canonical(clip)
-    counts = valid.sum((1, 2))
-    order = np.argsort(-counts, kind="stable")[:persons]
-    kp, valid = kp[order], valid[order]
-    centre = kp[valid].mean(0) if valid.any() else np.zeros(2)
-    scale = _scale(kp, valid)
-    m, t, v = valid.shape
-    x = (kp - centre) / scale
-    for p in range(m):
-        for j in range(v):
-            x[p, :, j] = _fill_time(x[p, :, j], valid[p, :, j])
-            if not valid[p, :, j].any():
-                x[p, :, j] = 0.0
-    src = np.linspace(0, t - 1, frames) if t > 1 else np.zeros(frames)
-    lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, t - 1)
-    a = (src - lo)[None, :, None, None]
-    res = (1 - a) * x[:, lo] + a * x[:, hi]
-    out = np.zeros((persons, frames, v, 2))
-    out[:m] = res
-    return out.reshape(-1)
-
-
-def descriptors(clips: list[Clip], persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
-    return np.stack([raw_pose_descriptor(c, persons, frames) for c in clips])
 
 
 class DescriptorOoD:

@@ -96,6 +96,20 @@ def check_leave_out(provenance: dict[str, Any], dataset: str) -> str:
     return "verified"
 
 
+# ---------------------------------------------------------------- the product's variants
+# (name, config, which normal prompts): "protocol" = the benchmark's own prompts only,
+# "study" = plus the templated names of the normal classes as normal prompts
+DETECTOR_VARIANTS: list[tuple[str, DetectorConfig, str]] = [
+    ("skelprompt default", DetectorConfig(), "protocol"),
+    ("skelprompt default + normal prompts", DetectorConfig(), "study"),
+    ("skelprompt default, OoD only", DetectorConfig(combine="ood"), "protocol"),
+    ("skelprompt pose+random + normal prompts", DetectorConfig(ood_features="pose+random"), "study"),
+    ("skelprompt model + normal prompts", DetectorConfig(ood_features="model"), "study"),
+    ("skelprompt pose (swap+mirror) OoD only", DetectorConfig(ood_features="pose", combine="ood"), "protocol"),
+    ("skelprompt default, paper product", DetectorConfig(combine="paper"), "protocol"),
+]  # fmt: skip
+
+
 # ---------------------------------------------------------------- helpers
 class FeatureCache:
     """(features, embeddings) per clip object and model, computed in one batch per request."""
@@ -174,9 +188,16 @@ def run_benchmark(
     seed: int = 0,
     check_model: bool = True,
     mirror_fit: bool = True,
+    detector_variants: list[tuple[str, DetectorConfig, str]] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
-    """Everything for one benchmark; see the module docstring. ``model=None`` = untrained only."""
+    """Everything for one benchmark; see the module docstring. ``model=None`` = untrained only.
+
+    ``detector_variants``: (name, DetectorConfig, normal prompts: "protocol" | "study") run
+    end to end through :class:`Detector` (default: :data:`DETECTOR_VARIANTS`).
+    """
+    if detector_variants is None:
+        detector_variants = DETECTOR_VARIANTS
     t_start = time.perf_counter()
     say = log or (lambda s: None)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -232,9 +253,11 @@ def run_benchmark(
             prefix = "" if mk == "method" else "untrained "
             add(results, f"{prefix}prompt", fold, prompt_score(et.astype(np.float64), ya, yn))
             for ood in ("knn", "mahalanobis"):
-                det = Detector(cache.model, DetectorConfig(ood=ood), text_encoder=text.enc).fit_features(
-                    ff, ef
-                )
+                det = Detector(
+                    cache.model,
+                    DetectorConfig(ood=ood, ood_features="model", symmetric=False),
+                    text_encoder=text.enc,
+                ).fit_features(ff, ef)
                 dets[(mk, ood)] = det
                 for combine in ("ood", "sum", "paper"):
                     det.config.combine = combine
@@ -242,6 +265,16 @@ def run_benchmark(
                     label = f"{prefix}ood[{ood}]" if combine == "ood" else f"{prefix}full-{combine}[{ood}]"
                     add(results, label, fold, sc.anomaly)
                 det.config.combine = "sum"
+            t_score += time.perf_counter() - t
+
+        # the product: skelprompt's Detector with its options, end to end on the clips
+        if detector_variants:
+            t = time.perf_counter()
+            for vname, cfg, normal_kind in detector_variants:
+                pn = study_normal if normal_kind == "study" else normal_prompts
+                det = Detector(method_model, cfg, text_encoder=text.enc).fit(fold.fit)
+                sc = det.score(fold.test, anomaly_prompts or None, pn or None)
+                add(results, vname, fold, sc.anomaly)
             t_score += time.perf_counter() - t
 
         # baselines and the learned peer
@@ -282,7 +315,11 @@ def run_benchmark(
                 ff, ef = cache.get(fold.fit)
                 fm, em = cache.get(mirrored)
                 ft, et = cache.get(fold.test)
-                det_m = Detector(cache.model, DetectorConfig(ood="knn"), text_encoder=text.enc)
+                det_m = Detector(
+                    cache.model,
+                    DetectorConfig(ood="knn", ood_features="model", symmetric=False),
+                    text_encoder=text.enc,
+                )
                 det_m.fit_features(np.concatenate([ff, fm]), np.concatenate([ef, em]))
                 prefix = "" if mk == "method" else "untrained "
                 add(results, f"{prefix}ood[knn] mirror-augmented fit", fold, det_m.ood_distance(ft))

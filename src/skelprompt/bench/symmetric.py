@@ -13,33 +13,18 @@ no prompts): SBU 0.879 -> 0.905, K3HI 0.863 -> 0.934; one-person sets unchanged 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from skelprompt.bench.baselines import DESCRIPTOR_FRAMES
 from skelprompt.clip import Clip
-from skelprompt.layouts import CANONICAL_JOINTS, get_layout
+from skelprompt.pose_descriptor import descriptor_variants as _variants
 from skelprompt.scoring import knn_distance
-
-_POS = {n: i for i, n in enumerate(CANONICAL_JOINTS)}
-CANONICAL_FLIP = [
-    _POS.get(n.replace("left_", "right_") if n.startswith("left_") else n.replace("right_", "left_"), i)
-    for i, n in enumerate(CANONICAL_JOINTS)
-]
 
 
 def descriptor_variants(desc: np.ndarray, persons: int, frames: int = DESCRIPTOR_FRAMES) -> np.ndarray:
-    """[4 N, D] (or [2 N, D] for one person): identity, mirrored, and for two persons the
-    person-swapped and swapped-mirrored versions of raw-pose descriptors [N, D]."""
-    x = np.asarray(desc).reshape(len(desc), persons, frames, len(CANONICAL_JOINTS), 2)
-    m = x[:, :, :, CANONICAL_FLIP].copy()
-    m[..., 0] *= -1  # descriptors are centred, so the mirror is about the clip centre
-    out = [x, m]
-    if persons >= 2:
-        order = [1, 0, *range(2, persons)]
-        out += [x[:, order], m[:, order]]
-    return np.concatenate([v.reshape(len(desc), -1) for v in out])
+    """[V * N, D]: see :func:`skelprompt.pose_descriptor.descriptor_variants`."""
+    v = _variants(desc, persons, frames)
+    return v.reshape(-1, v.shape[-1])
 
 
 class SymmetricKNN:
@@ -69,11 +54,5 @@ class SymmetricKNN:
 
 
 def mirror_clip(clip: Clip) -> Clip:
-    """The clip mirrored left/right: x -> 2 c - x about its mean x, left/right joints swapped."""
-    flip = list(get_layout(clip.layout).flip_index)
-    ok = clip.keypoint_score > 0
-    cx = float(clip.keypoint[..., 0][ok].mean()) if ok.any() else 0.0
-    kp = np.array(clip.keypoint[:, :, flip], copy=True)
-    sc = np.array(clip.keypoint_score[:, :, flip], copy=True)
-    kp[..., 0] = np.where(sc > 0, 2 * cx - kp[..., 0], 0.0)
-    return replace(clip, keypoint=kp, keypoint_score=sc, keypoint3d=None, meta=dict(clip.meta))
+    """The clip mirrored left/right (see :meth:`Clip.mirrored`)."""
+    return clip.mirrored()
