@@ -157,12 +157,14 @@ def test_tiny_run_json_schema(data_root, tmp_path):
     from skelprompt.bench.report import markdown_report
     from skelprompt.bench.runner import run_benchmark
     from skelprompt.commands.common import write_json
+    from skelprompt.detector import DetectorConfig
     from skelprompt.model import untrained_model
 
     model = untrained_model("small", seed=1, embed_dims=(16, 32), num_blocks=1)
     r = run_benchmark(
-        "sbu-violence", data_root, model, max_folds=2, peer=False, prompt_study=False, control=False
-    )
+        "sbu-violence", data_root, model, max_folds=2, peer=False, prompt_study=False, control=False,
+        mirror_fit=False, detector_variants=[("skelprompt default", DetectorConfig(), "protocol")],
+    )  # fmt: skip
     write_json(tmp_path / "r.json", r)
     j = json.loads((tmp_path / "r.json").read_text())
     assert j["benchmark"] == "sbu-violence" and len(j["protocol"]["folds"]) == 2
@@ -174,6 +176,7 @@ def test_tiny_run_json_schema(data_root, tmp_path):
         assert len(res["folds"]) == 2 and 0 <= res["auc"]["mean"] <= 1
         assert set(res["folds"][0]) >= {"fold", "auc", "far@90", "per_class"}
         assert set(res["per_class"]) == {"kicking", "punching", "pushing"}
+    assert j["results"]["skelprompt default"]["auc"]["mean"] > 0.5
     assert j["timings"]["total"] > 0
     assert "| ood[knn] |" in markdown_report([j])
 

@@ -38,7 +38,9 @@ def sbu_files(tmp_path_factory):
 def test_fit_score_inspect_end_to_end(sbu_files, tmp_path) -> None:
     root, normal_dir, test_file, model, test = sbu_files
     det = tmp_path / "det.safetensors"
-    r = run_cli("fit", str(normal_dir), "--model", str(model), "--out", str(det), "--false-alarm-rate", "0.05")
+    r = run_cli(
+        "fit", str(normal_dir), "--model", str(model), "--out", str(det), "--false-alarm-rate", "0.05"
+    )
     assert r.returncode == 0, r.stderr
     assert det.exists()
     out = tmp_path / "scores.json"
@@ -70,11 +72,17 @@ def test_cli_errors_are_one_clear_line(sbu_files, tmp_path) -> None:
         (["score", str(garbage), "--detector", str(det)], "garbage.npz"),
         (["score", str(test_file), "--detector", str(model)], "not a skelprompt detector file"),
         (["score", str(test_file), "--detector", str(tmp_path / "nope.safetensors")], "no such file"),
-        (["fit", str(tmp_path / "missing"), "--untrained", "--out", str(tmp_path / "d2.safetensors")], "no such file"),
+        (
+            ["fit", str(tmp_path / "missing"), "--untrained", "--out", str(tmp_path / "d2.safetensors")],
+            "no such file",
+        ),
     ]
     save_model(tmp_path / "other.safetensors", untrained_model(seed=9))
     cases.append(
-        (["score", str(test_file), "--detector", str(det), "--model", str(tmp_path / "other.safetensors")], "another model")
+        (
+            ["score", str(test_file), "--detector", str(det), "--model", str(tmp_path / "other.safetensors")],
+            "another model",
+        )
     )
     for args, expect in cases:
         r = run_cli(*args)

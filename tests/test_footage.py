@@ -36,7 +36,9 @@ def test_windows_carry_times_and_persons() -> None:
     assert [tid for tid, _ in ws[0].persons] == [7]
     assert [tid for tid, _ in ws[3].persons] == [7, 9]
     assert all(p.num_persons == 1 for _, p in ws[3].persons)
-    assert len(normal_windows([clip], 1.0, 1.0)) == 4 + 2 * 2  # 4 whole windows + 2 persons in each of the last two
+    assert (
+        len(normal_windows([clip], 1.0, 1.0)) == 4 + 2 * 2
+    )  # 4 whole windows + 2 persons in each of the last two
 
 
 def test_clip_without_fps_is_a_clear_error() -> None:
@@ -48,7 +50,9 @@ def test_clip_without_fps_is_a_clear_error() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "skelprompt.cli", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "skelprompt.cli", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.slow
@@ -58,7 +62,9 @@ def test_fit_on_video_then_score_video_with_pictures(tmp_path) -> None:
     import cv2
 
     det = tmp_path / "street.safetensors"
-    r = _cli("fit", str(EXAMPLE), "--untrained", "--out", str(det), "--window-length", "2", "--window-stride", "1")
+    r = _cli(
+        "fit", str(EXAMPLE), "--untrained", "--out", str(det), "--window-length", "2", "--window-stride", "1"
+    )
     assert r.returncode == 0, r.stderr
     out = tmp_path / "scores.json"
     r = _cli(
@@ -84,7 +90,9 @@ def test_fit_on_video_then_score_video_with_pictures(tmp_path) -> None:
     assert (tmp_path / "s.png").stat().st_size > 10_000
     # live path on the same file: bounded, one JSON line per window
     lines = tmp_path / "live.jsonl"
-    r = _cli("score", str(EXAMPLE), "--detector", str(det), "--live", "--jsonl", str(lines), "--max-frames", "60")
+    r = _cli(
+        "score", str(EXAMPLE), "--detector", str(det), "--live", "--jsonl", str(lines), "--max-frames", "60"
+    )
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in lines.read_text().splitlines()]
     assert len(rows) >= 3 and all("dropped_frames" in x and "anomaly" in x for x in rows)

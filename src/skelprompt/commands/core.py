@@ -40,6 +40,22 @@ def fit(
     untrained: Annotated[bool, typer.Option(help="Use a randomly initialised encoder (control).")] = False,
     ood: Annotated[str, typer.Option(help="OoD score: knn or mahalanobis.")] = "knn",
     k: Annotated[int, typer.Option(help="Neighbours for the k-NN OoD score.")] = 5,
+    ood_features: Annotated[
+        str,
+        typer.Option(
+            help="What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained encoder), random (random encoder)."
+        ),
+    ] = "pose+model",
+    symmetric: Annotated[
+        bool,
+        typer.Option(help="Add mirrored (and person-swapped) copies of the normal clips to the normal set."),
+    ] = True,
+    prompt_weight: Annotated[
+        float, typer.Option(help="Weight of the prompt score against the OoD score.")
+    ] = 0.25,
+    normal_weight: Annotated[
+        float, typer.Option(help="Weight of normal prompts when anomaly prompts are given too.")
+    ] = 0.5,
     combine: Annotated[
         str, typer.Option(help="How OoD and prompt combine: sum, paper, ood, prompt.")
     ] = "sum",
@@ -72,7 +88,10 @@ def fit(
         clips += normal_windows(footage, window_length, window_stride)
         false_alarm_rate = false_alarm_rate_per_hour(false_alarms_per_hour, window_stride)
     try:
-        cfg = DetectorConfig(ood=ood, k=k, combine=combine, false_alarm_rate=false_alarm_rate)
+        cfg = DetectorConfig(
+            ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, combine=combine,
+            prompt_weight=prompt_weight, normal_weight=normal_weight, false_alarm_rate=false_alarm_rate,
+        )  # fmt: skip
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     det = Detector(choose_model(model, untrained), cfg)
@@ -123,7 +142,9 @@ def score(
     ] = None,
     live: Annotated[
         bool,
-        typer.Option(help="Score a file as if it were a camera (paced to its frame rate); webcams and URLs are always live."),
+        typer.Option(
+            help="Score a file as if it were a camera (paced to its frame rate); webcams and URLs are always live."
+        ),
     ] = False,
     jsonl: Annotated[
         Path | None, typer.Option(help="Live input: append one JSON line per window here.")
