@@ -408,6 +408,7 @@ def run_benchmark(
                     .reshape(len(xf), B.DESCRIPTOR_FRAMES, -1)
                 )
                 peer_model = SequenceAutoencoder(seed=seed).fit(f3)
+            det_default = Detector(method_model, DetectorConfig(), text_encoder=text.enc).fit(fold.fit)
             for cname, kind, level in conditions(bench.two_person):
                 test = corrupt(fold.test, kind, level, seed=seed + 1)
                 ftc, etc = extract_features(method_model, test)
@@ -417,6 +418,9 @@ def run_benchmark(
                     "ood[knn]": det_k.ood_distance(ftc),
                     "prompt": prompt_score(etc.astype(np.float64), ya, yn),
                 }
+                variants["skelprompt default"] = det_default.score(
+                    test, anomaly_prompts or None, normal_prompts or None
+                ).anomaly
                 det_k.config.combine = "sum"
                 variants["full-sum[knn]"] = det_k.score_features(ftc, etc, anomaly_prompts or None,
                                                                  normal_prompts or None).anomaly  # fmt: skip
