@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from tests.helpers import DATA_ROOT as SHARED_DATA
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from skelprompt.clip import Clip
 
-DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+def _data_root() -> Path:
+    """$SKELPROMPT_DATA_ROOT, else ../shared/data beside the repository, else /work/shared/data."""
+    for cand in (
+        os.environ.get("SKELPROMPT_DATA_ROOT"),
+        Path(__file__).resolve().parents[1].parent / "shared" / "data",
+        "/work/shared/data",
+    ):
+        if cand and Path(cand).is_dir():
+            return Path(cand).resolve()
+    raise RuntimeError(
+        "the real data sets are needed: set SKELPROMPT_DATA_ROOT or put them in ../shared/data"
+    )
+
+
+DATA_ROOT = _data_root()
 NORMAL_SBU = {"approaching", "departing", "hugging", "shaking hands", "exchanging"}
 
 
