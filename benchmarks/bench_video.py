@@ -68,10 +68,17 @@ def main() -> None:
     persons = sum(len(w["persons"]) for w in res["windows"])
     print(f"{Path(args.video).name}: {n} frames at {fps:g} fps, {w}x{h}, pose input {args.input_size}, "
           f"{clip.num_persons} tracks, {len(windows)} windows, {persons} person-windows, {which} model")  # fmt: skip
-    for name, t in (("decode", t_decode), ("pose", t_pose), ("tracking", t_track), ("windows + scoring", t_score)):
+    for name, t in (
+        ("decode", t_decode),
+        ("pose", t_pose),
+        ("tracking", t_track),
+        ("windows + scoring", t_score),
+    ):
         print(f"{name:18s} {n / t:9.1f} frames/s  ({t:6.2f} s)")
     e2e = n / total
-    print(f"end to end         {e2e:9.1f} frames/s = {e2e / fps:.2f} x real time, {e2e / (n / t_pose):.2f} x pose-only speed")
+    print(
+        f"end to end         {e2e:9.1f} frames/s = {e2e / fps:.2f} x real time, {e2e / (n / t_pose):.2f} x pose-only speed"
+    )
     print(f"after pose (tracking + scoring): {100 * (t_track + t_score) / t_pose:.1f}% of the pose time")
 
 
