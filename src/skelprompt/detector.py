@@ -64,6 +64,7 @@ class DetectorConfig:
     # several sources add their standardised distances
     ood_features: str = "pose+model"  # the default measured best over the benchmarks (README)
     pose_persons: int = 2  # persons kept in the raw-pose descriptor
+    pose_order_by_x: bool = True  # sort persons left to right per frame: immune to track-id switches
     # add the left/right mirror (and, for the pose descriptor, the person-swapped) versions of
     # every normal clip to the normal set: normal footage can show any actor on either side
     symmetric: bool = True
@@ -168,7 +169,9 @@ class Detector:
         if self.random_encoder is not None:
             extra["random"] = extract_features(self.random_encoder, clips)[0]
         if "pose" in self.config.sources:
-            extra["pose"] = descriptors(clips, self.config.pose_persons)
+            extra["pose"] = descriptors(
+                clips, self.config.pose_persons, order_by_x=self.config.pose_order_by_x
+            )
         if for_fit and self.config.symmetric:
             mirrored = [c.mirrored() for c in clips]
             if "model" in self.config.sources:
