@@ -95,3 +95,16 @@ def test_help_everywhere() -> None:
     for args in (["--help"], ["fit", "--help"], ["score", "--help"], ["inspect", "--help"]):
         r = run_cli(*args)
         assert r.returncode == 0 and "Usage" in r.stdout
+
+
+def test_data_export_feeds_fit_and_score(tmp_path) -> None:
+    from skelprompt.io import load_clips
+    from tests.helpers import DATA_ROOT
+
+    out = tmp_path / "kicks.npz"
+    r = run_cli("data", "export", "sbu", "--data-root", str(DATA_ROOT), "-l", "kicking", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    clips = load_clips(out)
+    assert len(clips) == 40 and {c.label for c in clips} == {"kicking"}  # SOURCE.md: 40 kicking sequences
+    r = run_cli("data", "export", "sbu", "--data-root", str(DATA_ROOT), "-l", "flying", "--out", str(out))
+    assert r.returncode == 2 and "no clip matches" in r.stderr

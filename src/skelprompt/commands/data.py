@@ -1,4 +1,4 @@
-"""``skelprompt data``: list the registered data sets and summarise one."""
+"""``skelprompt data``: list the registered data sets, summarise one, export clips."""
 
 from __future__ import annotations
 
@@ -82,6 +82,37 @@ def show_cmd(
     for label, n in sorted(by_class.items(), key=lambda kv: (-kv[1], str(kv[0]))):
         table.add_row(str(label), str(n), str(sum(c.num_frames for c in clips if c.label == label)))
     console.print(table)
+
+
+@data_app.command("export")
+def export_cmd(
+    name: Annotated[str, typer.Argument(help="Data set name (see `skelprompt data list`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Clip file to write (.npz).")],
+    label: Annotated[
+        list[str] | None, typer.Option("--label", "-l", help="Keep only clips with this class (repeatable).")
+    ] = None,
+    exclude_label: Annotated[
+        list[str] | None, typer.Option("--exclude-label", help="Drop clips with this class (repeatable).")
+    ] = None,
+    data_root: DataRoot = None,
+) -> None:
+    """Write a data set's clips (optionally some classes only) as a skelprompt .npz clip file,
+    ready for `skelprompt fit` and `skelprompt score`."""
+    from skelprompt.datasets.registry import load_dataset
+    from skelprompt.errors import SkelpromptError
+    from skelprompt.io import save_clips
+
+    clips = load_dataset(name, data_root)
+    keep = [
+        c
+        for c in clips
+        if (not label or c.label in label) and not (exclude_label and c.label in exclude_label)
+    ]
+    if not keep:
+        known = sorted({str(c.label) for c in clips})
+        raise SkelpromptError(f"{name}: no clip matches the labels given; classes: {', '.join(known)}")
+    save_clips(out, keep)
+    Console(stderr=True).print(f"{len(keep)} of {len(clips)} {name} clips -> [bold]{out}[/bold]")
 
 
 def register(app: typer.Typer) -> None:
