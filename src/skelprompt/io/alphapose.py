@@ -15,12 +15,10 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic
-from skelprompt.io.coco import parse_records
+from skelprompt.io.coco import parse_records, track_id, visible_people
 from skelprompt.io.openpose import _load_json
 
 
@@ -46,24 +44,17 @@ def write_alphapose(path: str | os.PathLike[str], clip: Clip, image_ext: str = "
     if clip.layout != "coco17":
         raise FileFormatError(f"{path}: AlphaPose results hold layout coco17, the clip is {clip.layout}")
     out = []
-    for t in range(clip.num_frames):
-        for m in range(clip.num_persons):
-            sc = clip.keypoint_score[m, t]
-            if not (sc > 0).any():
-                continue
-            kp = clip.keypoint[m, t]
-            vis = kp[sc > 0]
-            (x0, y0), (x1, y1) = vis.min(0), vis.max(0)
-            out.append(
-                {
-                    "image_id": f"{clip.start_frame + t}{image_ext}",
-                    "category_id": 1,
-                    "keypoints": [
-                        round(float(v), 3) for v in np.concatenate([kp, sc[:, None]], 1).reshape(-1)
-                    ],
-                    "score": round(float(1.0 + sc.mean() * 2), 4),  # AlphaPose scores are not in [0, 1]
-                    "box": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
-                    "idx": int(clip.track_ids[m]) if clip.track_ids is not None else m,
-                }
-            )
+    for t, m, kp, sc, flat in visible_people(clip):
+        vis = kp[sc > 0]
+        (x0, y0), (x1, y1) = vis.min(0), vis.max(0)
+        out.append(
+            {
+                "image_id": f"{clip.start_frame + t}{image_ext}",
+                "category_id": 1,
+                "keypoints": flat,
+                "score": round(float(1.0 + sc.mean() * 2), 4),  # AlphaPose scores are not in [0, 1]
+                "box": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
+                "idx": track_id(clip, m),
+            }
+        )
     write_text_atomic(path, json.dumps(out))

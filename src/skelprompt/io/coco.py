@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,22 @@ def read_coco_keypoints(
     )
 
 
+def visible_people(clip: Clip) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, list[float]]]:
+    """For writers: ``(frame, person, keypoints [V, 2], scores [V], flat [x, y, c]*V rounded)``
+    of every person with at least one visible joint, frame by frame."""
+    for t in range(clip.num_frames):
+        for m in range(clip.num_persons):
+            sc = clip.keypoint_score[m, t]
+            if (sc > 0).any():
+                kp = clip.keypoint[m, t]
+                flat = [round(float(v), 3) for v in np.concatenate([kp, sc[:, None]], 1).reshape(-1)]
+                yield t, m, kp, sc, flat
+
+
+def track_id(clip: Clip, m: int) -> int:
+    return int(clip.track_ids[m]) if clip.track_ids is not None else m
+
+
 def write_coco_results(path: str | os.PathLike[str], clip: Clip) -> None:
     """Write a ``coco17`` clip as a COCO keypoint results list (``image_id`` = frame index,
     ``track_id`` = the clip's track id)."""
@@ -185,20 +202,14 @@ def write_coco_results(path: str | os.PathLike[str], clip: Clip) -> None:
         raise FileFormatError(
             f"{path}: COCO keypoint results hold layout {LAYOUT}, the clip is {clip.layout}"
         )
-    out = []
-    for t in range(clip.num_frames):
-        for m in range(clip.num_persons):
-            sc = clip.keypoint_score[m, t]
-            if not (sc > 0).any():
-                continue
-            arr = np.concatenate([clip.keypoint[m, t], sc[:, None]], axis=1)
-            out.append(
-                {
-                    "image_id": int(clip.start_frame + t),
-                    "category_id": 1,
-                    "keypoints": [round(float(v), 3) for v in arr.reshape(-1)],
-                    "score": round(float(sc.mean()), 4),
-                    "track_id": int(clip.track_ids[m]) if clip.track_ids is not None else m,
-                }
-            )
+    out = [
+        {
+            "image_id": int(clip.start_frame + t),
+            "category_id": 1,
+            "keypoints": flat,
+            "score": round(float(sc.mean()), 4),
+            "track_id": track_id(clip, m),
+        }
+        for t, m, _, sc, flat in visible_people(clip)
+    ]
     write_text_atomic(path, json.dumps(out))
