@@ -163,7 +163,7 @@ def test_tiny_run_json_schema(data_root, tmp_path):
     model = untrained_model("small", seed=1, embed_dims=(16, 32), num_blocks=1)
     r = run_benchmark(
         "sbu-violence", data_root, model, max_folds=2, peer=False, prompt_study=False, control=False,
-        mirror_fit=False, detector_variants=[("skelprompt default", DetectorConfig(), "protocol")],
+        detector_variants=[("skelprompt default", DetectorConfig(), "protocol")],
     )  # fmt: skip
     write_json(tmp_path / "r.json", r)
     j = json.loads((tmp_path / "r.json").read_text())
@@ -181,16 +181,19 @@ def test_tiny_run_json_schema(data_root, tmp_path):
     assert "| ood[knn] |" in markdown_report([j])
 
 
-def test_symmetric_knn(sbu):
-    from skelprompt.bench.symmetric import SymmetricKNN, descriptor_variants, mirror_clip
+def test_symmetric_pose_ood(sbu):
+    from skelprompt.detector import Detector, DetectorConfig
+    from skelprompt.model import untrained_model
+    from skelprompt.pose_descriptor import descriptor_variants
 
     d = B.descriptors(sbu[:6], persons=2)
-    v = descriptor_variants(d, 2)
+    v = descriptor_variants(d, 2).reshape(-1, d.shape[1])
     assert v.shape == (24, d.shape[1])
-    np.testing.assert_allclose(descriptor_variants(v[6:12], 2)[6:12], d)  # mirror of mirror
+    np.testing.assert_allclose(descriptor_variants(v[6:12], 2)[1], d)  # mirror of mirror
     np.testing.assert_allclose(v[12:18].reshape(6, 2, -1)[:, 0], d.reshape(6, 2, -1)[:, 1])  # swapped
-    s = SymmetricKNN(2, k=1).fit(d)
-    assert np.allclose(s.score(v[6:12]), 0, atol=1e-4)  # a mirrored normal clip is at distance 0
-    assert (s.normal_scores() > 0).all()  # leave-one-out excludes a clip's own variants
-    m = mirror_clip(sbu[0])
-    np.testing.assert_allclose(mirror_clip(m).keypoint, sbu[0].keypoint, atol=1e-3)
+    cfg = DetectorConfig(ood_features="pose", combine="ood", k=1, pose_order_by_x=False)
+    det = Detector(untrained_model("small", seed=1, embed_dims=(16, 32), num_blocks=1), cfg).fit(sbu[:6])
+    mirrored = [c.mirrored() for c in sbu[:6]]
+    assert np.allclose(det.score(mirrored).ood, 0, atol=1e-4)  # a mirrored normal clip is at distance 0
+    assert (det.stats["pose"]["normal_dist"] > 0).all()  # leave-one-out excludes a clip's own variants
+    np.testing.assert_allclose(mirrored[0].mirrored().keypoint, sbu[0].keypoint, atol=1e-3)

@@ -33,27 +33,23 @@ def metres_view(clip: Clip) -> Clip:
     return replace(clip, keypoint=xy, meta=dict(clip.meta))
 
 
+def joint_speeds(clip: Clip) -> np.ndarray:
+    """Displacements per frame (torso lengths) of every joint seen in two consecutive frames."""
+    kp, valid = _canonical(clip)
+    both = valid[:, 1:] & valid[:, :-1]
+    d = np.linalg.norm(kp[:, 1:] - kp[:, :-1], axis=-1)
+    return d[both] / _scale(kp, valid)
+
+
 def mean_joint_speed(clip: Clip) -> float:
     """Mean displacement per frame (torso lengths) over persons, joints and frame pairs."""
-    kp, valid = _canonical(clip)
-    if kp.shape[1] < 2:
-        return 0.0
-    both = valid[:, 1:] & valid[:, :-1]
-    if not both.any():
-        return 0.0
-    d = np.linalg.norm(kp[:, 1:] - kp[:, :-1], axis=-1)
-    return float(d[both].mean() / _scale(kp, valid))
+    s = joint_speeds(clip)
+    return float(s.mean()) if s.size else 0.0
 
 
 def max_joint_speed(clip: Clip) -> float:
-    kp, valid = _canonical(clip)
-    if kp.shape[1] < 2:
-        return 0.0
-    both = valid[:, 1:] & valid[:, :-1]
-    if not both.any():
-        return 0.0
-    d = np.linalg.norm(kp[:, 1:] - kp[:, :-1], axis=-1)
-    return float(d[both].max() / _scale(kp, valid))
+    s = joint_speeds(clip)
+    return float(s.max()) if s.size else 0.0
 
 
 def neg_min_person_distance(clip: Clip) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ORDER_PREFIX = ("ood", "prompt", "full", "untrained", "hybrid", "peer", "baseline")
+ORDER_PREFIX = ("ood", "prompt", "full", "untrained", "skelprompt", "peer", "baseline")
 
 
 def _fmt(ms: dict | None, std: bool = True) -> str:

@@ -22,12 +22,11 @@ from skelprompt.bench.metrics import evaluate, mean_std
 from skelprompt.bench.peer import peer_scores
 from skelprompt.bench.protocols import Benchmark, Fold, get_benchmark, normal_prompts_for
 from skelprompt.bench.robustness import conditions, corrupt
-from skelprompt.bench.symmetric import SymmetricKNN, mirror_clip
 from skelprompt.clip import Clip
 from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.errors import ModelError
 from skelprompt.model import extract_features, get_text_encoder, model_checksum, untrained_model
-from skelprompt.scoring import knn_distance, prompt_score, standardised
+from skelprompt.scoring import prompt_score, standardised
 
 SCHEMA_VERSION = 1
 PROVENANCE_DATASET_KEYS = (
@@ -187,7 +186,6 @@ def run_benchmark(
     max_folds: int | None = None,
     seed: int = 0,
     check_model: bool = True,
-    mirror_fit: bool = True,
     detector_variants: list[tuple[str, DetectorConfig, str]] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
@@ -232,7 +230,6 @@ def run_benchmark(
     results: dict[str, list[dict]] = {}
     study: dict[str, list[dict]] = {}
     base_cache: dict = {}
-    mirrors: dict[int, Clip] = {}
     robust: dict[str, dict[str, list[dict]]] = {}
     t_base = t_peer = t_score = 0.0
 
@@ -299,62 +296,11 @@ def run_benchmark(
             add(results, "peer: GRU autoencoder", fold, peer_scores(xf, xt, B.DESCRIPTOR_FRAMES, seed=seed))
             t_peer += time.perf_counter() - t
 
-        # symmetry-aware options (bench/symmetric.py): swap/mirror-augmented normal sets
-        sym_std = None
-        if base_cache:
-            xf = np.stack([base_cache[("desc", id(c), persons)] for c in fold.fit])
-            xt = np.stack([base_cache[("desc", id(c), persons)] for c in fold.test])
-            sym = SymmetricKNN(persons).fit(xf)
-            sym_t = sym.score(xt)
-            sym_std = standardised(sym_t, sym.normal_scores(), 99.0)
-            if baselines:
-                add(results, "baseline: raw-pose k-NN (swap+mirror)", fold, sym_t)
-        if mirror_fit:
-            for mk, cache in caches.items():
-                mirrored = [mirrors.setdefault(id(c), mirror_clip(c)) for c in fold.fit]
-                ff, ef = cache.get(fold.fit)
-                fm, em = cache.get(mirrored)
-                ft, et = cache.get(fold.test)
-                det_m = Detector(
-                    cache.model,
-                    DetectorConfig(ood="knn", ood_features="model", symmetric=False),
-                    text_encoder=text.enc,
-                )
-                det_m.fit_features(np.concatenate([ff, fm]), np.concatenate([ef, em]))
-                prefix = "" if mk == "method" else "untrained "
-                add(results, f"{prefix}ood[knn] mirror-augmented fit", fold, det_m.ood_distance(ft))
-
-        # hybrids (exploration): raw-pose k-NN OoD with the model's prompt evidence
-        cache = caches["method"]
-        ff, ef = cache.get(fold.fit)
-        ft, et = cache.get(fold.test)
+        # the model's prompt evidence against its k-NN OoD (the Detector's own variants above
+        # cover raw-pose, symmetric and mixed OoD sources)
+        ff, ef = caches["method"].get(fold.fit)
+        ft, et = caches["method"].get(fold.test)
         ef64, et64 = ef.astype(np.float64), et.astype(np.float64)
-        xf = np.stack([base_cache[("desc", id(c), persons)] for c in fold.fit]) if base_cache else None
-        if xf is not None:
-            xt = np.stack([base_cache[("desc", id(c), persons)] for c in fold.test])
-            raw_t = knn_distance(xt, xf, 5)
-            raw_n = knn_distance(xf, xf, 5, exclude_self=True)
-            raw_std = standardised(raw_t, raw_n, 99.0)
-            if ya is not None or yn is not None:
-                add(
-                    results, "hybrid: raw-pose k-NN + prompt", fold, raw_std + _std_prompt(ef64, et64, ya, yn)
-                )
-            if ya is not None and yn_study is not None:
-                add(results, "hybrid: raw-pose k-NN + (prompt - normal prompt)", fold,
-                    raw_std + _std_prompt(ef64, et64, ya, yn_study))  # fmt: skip
-            add(
-                results,
-                "hybrid: raw-pose k-NN + ood[knn]",
-                fold,
-                raw_std + _std_ood(dets[("method", "knn")], ft),
-            )
-            if sym_std is not None:
-                if ya is not None or yn is not None:
-                    add(results, "hybrid: sym raw-pose k-NN + prompt", fold,
-                        sym_std + _std_prompt(ef64, et64, ya, yn))  # fmt: skip
-                if ya is not None and yn_study is not None:
-                    add(results, "hybrid: sym raw-pose k-NN + (prompt - normal prompt)", fold,
-                        sym_std + _std_prompt(ef64, et64, ya, yn_study))  # fmt: skip
         if ya is not None and yn_study is not None:
             add(results, "full-sum[knn] with (prompt - normal prompt)", fold,
                 _std_ood(dets[("method", "knn")], ft) + _std_prompt(ef64, et64, ya, yn_study))  # fmt: skip
