@@ -118,8 +118,13 @@ class Clip:
         kp = np.asarray(keypoint, dtype=np.float32)
         if kp.ndim == 3:
             kp = kp[None]
+        sc: np.ndarray
         if keypoint_score is None:
-            sc = np.isfinite(kp).all(-1).astype(np.float32) if kp.ndim == 4 else np.ones(kp.shape[:-1])
+            sc = (
+                np.isfinite(kp).all(-1).astype(np.float32)
+                if kp.ndim == 4
+                else np.ones(kp.shape[:-1], np.float32)
+            )
         else:
             sc = np.asarray(keypoint_score, dtype=np.float32)
             if sc.ndim == 2:

@@ -92,9 +92,7 @@ def load_recordings(data_root: Path) -> list[Clip]:
     root = dataset_dir(data_root, FOLDER)
     files = sorted(
         (root / "CSV").glob("Seq*_*.csv"),
-        key=lambda p: (
-            tuple(int(x) for x in _NAME.search(p.name).groups()) if _NAME.search(p.name) else (0, 0)
-        ),
+        key=lambda p: _sequence_key(p.name),
     )
     if not files:
         raise fail(root, "no CSV/Seq*_*.csv files")
@@ -141,3 +139,9 @@ def load(data_root: Path) -> list[Clip]:
             c.meta.update({"segment": k, "label_index": y, "start": a, "stop": b})
             clips.append(c)
     return clips
+
+
+def _sequence_key(name: str) -> tuple[int, ...]:
+    """Seq<a>_<b>.csv sorts by (a, b) as numbers; other names first."""
+    m = _NAME.search(name)
+    return tuple(int(x) for x in m.groups()) if m else (0, 0)

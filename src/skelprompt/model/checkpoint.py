@@ -94,7 +94,7 @@ def untrained_model(preset: str = "small", seed: int = 0, **overrides: Any) -> S
     torch.manual_seed(seed)
     model = SkeletonTextModel(cfg)
     model.eval()
-    model.provenance = {"untrained": True, "preset": preset, "seed": seed}  # type: ignore[attr-defined]
+    model.provenance = {"untrained": True, "preset": preset, "seed": seed}
     return model
 
 
@@ -133,6 +133,6 @@ def load_model(path: str | os.PathLike[str] | None = None) -> SkeletonTextModel:
             )
     model.load_state_dict(state)
     model.eval()
-    model.provenance = json.loads(meta.get("provenance", "{}"))  # type: ignore[attr-defined]
-    model.source_path = str(path)  # type: ignore[attr-defined]
+    model.provenance = json.loads(meta.get("provenance", "{}"))
+    model.source_path = str(path)
     return model

@@ -9,6 +9,7 @@ modules know nothing about files or data sets.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,6 +20,8 @@ from skelprompt.points import POINT_DIM
 
 class FourierFeatures(nn.Module):
     """x -> [x, sin(2 pi f x), cos(2 pi f x)] for each input dimension and frequency."""
+
+    freqs: torch.Tensor
 
     def __init__(self, freqs: tuple[float, ...]) -> None:
         super().__init__()
@@ -62,6 +65,7 @@ class PointEncoder(nn.Module):
         self.blocks = nn.Sequential(
             *[ResidualBlock(cfg.feature_dim, cfg.dropout) for _ in range(cfg.num_blocks)]
         )
+        self.feature_dim = cfg.feature_dim
 
     def point_features(self, points: torch.Tensor) -> torch.Tensor:
         """Per-point features [..., S] (before pooling)."""
@@ -72,7 +76,7 @@ class PointEncoder(nn.Module):
         processed in chunks of about ``chunk_points`` points so the activations stay in cache;
         each clip's feature is the max over its valid points (zero for a clip with none)."""
         b, n, _ = points.shape
-        s = self.blocks[-1].body[0].out_features if len(self.blocks) else self.embed[-3].out_features
+        s = self.feature_dim
         per = b if torch.is_grad_enabled() else max(1, chunk_points // max(n, 1))
         outs = []
         for i in range(0, b, per):
@@ -90,9 +94,15 @@ class PointEncoder(nn.Module):
 class SkeletonTextModel(nn.Module):
     """F plus the classifier head and the projection f into the text space."""
 
+    # where the weights came from (data sets, command, seed) and the file they were read from
+    provenance: dict[str, Any]
+    source_path: str | None
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.provenance = {}
+        self.source_path = None
         s = cfg.feature_dim
         self.encoder = PointEncoder(cfg)
         self.classifier = nn.Linear(s, cfg.num_classes) if cfg.num_classes > 0 else None

@@ -41,7 +41,10 @@ class SentenceTransformerEncoder:
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
         )
-        return int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise ModelError(f"text encoder {self.name!r} does not report its embedding size")
+        return int(dim)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]

@@ -122,7 +122,7 @@ def build_pool(cfg: PretrainConfig, data_root: str | Path | None) -> Pool:
     items: list[tuple[Clip, str, str]] = []
     for ds, clips in per.items():
         for c in clips:
-            k = class_key(c.label)
+            k = class_key(str(c.label))
             if k not in class_ds:
                 class_ds[k] = []
                 names.append(k)
@@ -153,7 +153,8 @@ def build_pool(cfg: PretrainConfig, data_root: str | Path | None) -> Pool:
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, val)``: about ``fraction`` of each class (with >= 3 clips) held out."""
     rng = np.random.default_rng(seed + 2)
-    train, val = [], []
+    train: list[int] = []
+    val: list[int] = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         rng.shuffle(idx)

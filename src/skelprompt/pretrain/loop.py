@@ -21,7 +21,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,11 @@ import torch
 from tqdm.auto import tqdm
 
 from skelprompt import __version__
-from skelprompt.errors import ModelError, SkelpromptError
+from skelprompt.errors import SkelpromptError
 from skelprompt.model.checkpoint import (
     load_model,
-    load_tensors,
     model_checksum,
-    read_safetensors_metadata,
     save_model,
-    save_tensors,
 )
 from skelprompt.model.config import PRESETS, ModelConfig
 from skelprompt.model.network import SkeletonTextModel
@@ -48,80 +45,7 @@ from skelprompt.pretrain.augment import build_augment
 from skelprompt.pretrain.config import PretrainConfig
 from skelprompt.pretrain.data import Pool, TextBank, build_pool, class_descriptions, stratified_split
 from skelprompt.pretrain.loss import clamp_logit_scale, pretrain_loss
-
-STATE_FORMAT = "skelprompt-train-state"
-
-
-def companion_paths(out: str | Path) -> tuple[Path, Path]:
-    """``(train-state file, log file)`` beside the model file ``out``."""
-    out = Path(out)
-    stem = out.name[: -len(".safetensors")] if out.name.endswith(".safetensors") else out.name
-    return out.with_name(stem + ".train-state.safetensors"), out.with_name(stem + ".log.jsonl")
-
-
-# ----------------------------------------------------------------------------- optimizer state
-
-
-def _optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"opt.{pid}.{k}"] = v
-            else:
-                scalars[f"{pid}.{k}"] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
-    state: dict[int, dict[str, Any]] = {}
-    for name, v in tensors.items():
-        if not name.startswith("opt."):
-            continue
-        _, pid, k = name.split(".", 2)
-        state.setdefault(int(pid), {})[k] = v
-    for key, v in meta.get("scalars", {}).items():
-        pid, k = key.split(".", 1)
-        state.setdefault(int(pid), {})[k] = v
-    return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def save_train_state(
-    path: Path, opt: torch.optim.Optimizer, epoch: int, step: int, cfg: PretrainConfig,
-    history: list[dict], model_sha: str, extra: dict[str, Any],
-) -> None:  # fmt: skip
-    tensors, ometa = _optimizer_to_tensors(opt)
-    meta = {
-        "format": STATE_FORMAT,
-        "epoch": str(epoch),
-        "step": str(step),
-        "config": json.dumps(cfg.to_dict()),
-        "optimizer": json.dumps(ometa),
-        "history": json.dumps(history),
-        "model_checksum": model_sha,
-        "extra": json.dumps(extra),
-    }
-    if not tensors:  # safetensors needs at least one tensor
-        tensors = {"_empty": torch.zeros(1)}
-    save_tensors(path, tensors, meta)
-
-
-def load_train_state(path: Path) -> dict[str, Any]:
-    meta = read_safetensors_metadata(path)
-    if meta.get("format") != STATE_FORMAT:
-        raise ModelError(f"{path}: not a skelprompt training-state file")
-    tensors = load_tensors(path)
-    return {
-        "epoch": int(meta["epoch"]),
-        "step": int(meta["step"]),
-        "config": PretrainConfig.from_dict(json.loads(meta["config"])),
-        "optimizer": _optimizer_from_tensors(tensors, json.loads(meta["optimizer"])),
-        "history": json.loads(meta["history"]),
-        "model_checksum": meta.get("model_checksum", ""),
-        "extra": json.loads(meta.get("extra", "{}")),
-    }
-
+from skelprompt.pretrain.state import companion_paths, load_train_state, save_train_state
 
 # ----------------------------------------------------------------------------- pieces
 
@@ -147,7 +71,8 @@ def build_model(
 
 
 def make_optimizer(model: torch.nn.Module, cfg: PretrainConfig) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "logit_scale" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -167,8 +92,8 @@ def epoch_order(n: int, epoch: int, cfg: PretrainConfig, info: ddp.DistInfo) -> 
     if info.enabled:
         from torch.utils.data.distributed import DistributedSampler
 
-        sampler = DistributedSampler(
-            range(n), num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
+        sampler: DistributedSampler[int] = DistributedSampler(
+            range(n),  # type: ignore[arg-type]  # any sized sequence works num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
         )
         sampler.set_epoch(epoch)
         return np.fromiter(iter(sampler), dtype=np.int64)
@@ -224,16 +149,98 @@ def run_pretrain(
         ddp.cleanup(info)
 
 
-def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo, stop_after=None):
+@dataclass
+class _Training:
+    """What one pretraining run carries from epoch to epoch."""
+
+    cfg: PretrainConfig
+    out: Path
+    info: ddp.DistInfo
+    pool: Pool
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    bank: TextBank
+    model: SkeletonTextModel
+    opt: torch.optim.Optimizer
+    state_path: Path
+    log_path: Path
+    command: str | None
+    start_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_time: float = 0.0
+    clips_seen: int = 0
+
+
+def _run(
+    cfg: PretrainConfig,
+    out: Path,
+    data_root: str | Path | None,
+    resume: str | Path | None,
+    command: str | None,
+    progress: bool,
+    info: ddp.DistInfo,
+    stop_after: int | None = None,
+) -> tuple[SkeletonTextModel, dict[str, Any]]:
     t_start = time.time()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    run = _start(cfg, out, data_root, resume, command, info)
+    cfg, model = run.cfg, run.model
+    net: torch.nn.Module = model
+    if info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[info.local_rank] if info.device != "cpu" else None)
+    per_rank = math.ceil(len(run.train_idx) / info.world_size)
+    steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
+    if info.is_main:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if run.start_epoch == 0 and run.log_path.exists():
+            run.log_path.unlink()
+        counts = run.pool.counts()
+        print(
+            f"pretraining on {len(run.train_idx)} clips ({len(run.val_idx)} held out) of {', '.join(f'{k} {v}' for k, v in counts.items())};"
+            f" {len(run.pool.class_names)} classes; {info.world_size} process(es); {cfg.epochs} epochs x {steps_per_epoch} steps",
+            file=sys.stderr,
+        )
+    last_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(run.start_epoch, last_epoch):
+        t0 = time.time()
+        rec = _train_epoch(run, net, epoch, steps_per_epoch * cfg.epochs, progress)
+        _end_epoch(run, epoch, rec, time.time() - t0)
+    model.cpu().eval()
+    if cfg.checksum_dir:
+        d = Path(cfg.checksum_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"rank{info.rank}.sha256").write_text(model_checksum(model) + "\n")
+    summary = {
+        "epochs": cfg.epochs,
+        "train_clips": int(len(run.train_idx)),
+        "val_clips": int(len(run.val_idx)),
+        "classes": len(run.pool.class_names),
+        "train_time_s": run.train_time,
+        "wall_time_s": time.time() - t_start,
+        "history": run.history,
+    }
+    return model, summary
+
+
+def _start(
+    cfg: PretrainConfig,
+    out: Path,
+    data_root: str | Path | None,
+    resume: str | Path | None,
+    command: str | None,
+    info: ddp.DistInfo,
+) -> _Training:
+    """Data, text bank, model and optimiser; restored from ``resume``'s training state if given."""
     state = None
     if resume is not None:
-        state_path, _ = companion_paths(resume)
-        if not state_path.exists():
-            raise SkelpromptError(f"cannot resume: no training state {state_path} beside {resume}")
-        state = load_train_state(state_path)
+        resume_state, _ = companion_paths(resume)
+        if not resume_state.exists():
+            raise SkelpromptError(f"cannot resume: no training state {resume_state} beside {resume}")
+        state = load_train_state(resume_state)
         cfg = replace(state["config"], epochs=max(cfg.epochs, state["config"].epochs))
         cfg.check()
     state_path, log_path = companion_paths(out)
@@ -248,9 +255,8 @@ def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo, sto
     bank = TextBank(pool.class_names, enc, class_descriptions(data_root), cfg.description_p)
 
     model = build_model(cfg, pool.class_names, enc.dim, enc.name)
-    history: list[dict] = []
-    start_epoch, step = 0, 0
-    if state is not None:
+    start_epoch, step, history = 0, 0, []
+    if state is not None and resume is not None:
         prev = load_model(resume)
         if list(prev.cfg.class_names) != pool.class_names:
             raise SkelpromptError(f"cannot resume {resume}: its classes differ from this run's data")
@@ -262,112 +268,104 @@ def _run(cfg, out, data_root, resume, command, progress, info: ddp.DistInfo, sto
     opt = make_optimizer(model, cfg)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
-    net: torch.nn.Module = model
-    if info.enabled:
-        from torch.nn.parallel import DistributedDataParallel
+    run = _Training(cfg, out, info, pool, train_idx, val_idx, bank, model, opt, state_path, log_path, command,
+                    start_epoch, step, history)  # fmt: skip
+    run.train_time = sum(h.get("epoch_time_s", 0.0) for h in history)
+    run.clips_seen = sum(h.get("train_clips", 0) for h in history)
+    return run
 
-        net = DistributedDataParallel(model, device_ids=[info.local_rank] if info.device != "cpu" else None)
 
+def _train_epoch(
+    run: _Training, net: torch.nn.Module, epoch: int, total_steps: int, progress: bool
+) -> dict[str, Any]:
+    """One pass over this rank's share of the training clips; returns the epoch's record."""
+    cfg, info, model, opt, pool = run.cfg, run.info, run.model, run.opt, run.pool
+    alpha = cfg.alpha_at(epoch)
+    rng = np.random.default_rng([cfg.seed, epoch, info.rank])
+    torch.manual_seed(cfg.seed * 100003 + epoch * 101 + info.rank)
+    order = run.train_idx[epoch_order(len(run.train_idx), epoch, cfg, info)]
     augment = build_augment(cfg.augment)
     pcfg: PointConfig = replace(model.cfg.points, frames=cfg.train_frames or cfg.frames)
-    per_rank = math.ceil(len(train_idx) / info.world_size)
-    steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
-    total_steps = steps_per_epoch * cfg.epochs
+    net.train()
+    sums: dict[str, float] = {}
+    nb = 0
+    bar = tqdm(total=len(order), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="clip",
+               disable=not (progress and info.is_main), leave=False)  # fmt: skip
+    for i in range(0, len(order), cfg.batch_size):
+        b = order[i : i + cfg.batch_size]
+        if len(b) < 2:
+            continue
+        clips = [augment(pool.clips[j], rng) for j in b]
+        pts, mask = clips_to_batch(clips, pcfg, rng)
+        labels = pool.labels[b]
+        text = run.bank.sample(labels, np.array([c.num_persons for c in clips]), rng)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(run.step, total_steps, cfg)
+        o = net(torch.from_numpy(pts).to(info.device), torch.from_numpy(mask).to(info.device))
+        loss, parts = pretrain_loss(
+            o, torch.from_numpy(labels).to(info.device), torch.from_numpy(text).to(info.device),
+            model.logit_scale, alpha, cfg.label_smoothing,
+        )  # fmt: skip
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        clamp_logit_scale(model.logit_scale)
+        run.step += 1
+        nb += 1
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        bar.update(len(b))
+        bar.set_postfix(loss=f"{parts['loss']:.3f}")
+    bar.close()
+    rec: dict[str, Any] = {"epoch": epoch + 1, "alpha": alpha, "lr": lr_at(run.step - 1, total_steps, cfg)}
+    rec.update({f"train_{k}": v / max(nb, 1) for k, v in sums.items()})
+    rec["train_clips"] = len(order) * info.world_size
+    return rec
+
+
+def _end_epoch(run: _Training, epoch: int, rec: dict[str, Any], dt: float) -> None:
+    """Timing, validation, the model file, the training state and the log line (main rank)."""
+    cfg, info, model = run.cfg, run.info, run.model
+    run.train_time += dt
+    run.clips_seen += rec["train_clips"]
+    train_clips = rec.pop("train_clips")
+    rec.update({"epoch_time_s": dt, "train_clips": train_clips, "clips_per_s": train_clips / max(dt, 1e-9),
+                "logit_scale": float(model.logit_scale.detach().exp())})  # fmt: skip
     if info.is_main:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if start_epoch == 0 and log_path.exists():
-            log_path.unlink()
-        counts = pool.counts()
-        print(
-            f"pretraining on {len(train_idx)} clips ({len(val_idx)} held out) of {', '.join(f'{k} {v}' for k, v in counts.items())};"
-            f" {len(pool.class_names)} classes; {info.world_size} process(es); {cfg.epochs} epochs x {steps_per_epoch} steps",
-            file=sys.stderr,
+        rec.update(evaluate(model, run.pool, run.val_idx, run.bank, info.device))
+        run.history.append(rec)
+        provenance = _provenance(cfg, run.pool, run.train_idx, run.val_idx, run.command, run.history,
+                                 run.train_time, run.clips_seen, info, run.bank)  # fmt: skip
+        model.cpu()
+        save_model(run.out, model, provenance)
+        sha = model_checksum(model)
+        model.to(info.device)
+        save_train_state(
+            run.state_path, run.opt, epoch, run.step, cfg, run.history, sha, {"out": str(run.out)}
         )
-    train_time = sum(h.get("epoch_time_s", 0.0) for h in history)
-    clips_seen = sum(h.get("train_clips", 0) for h in history)
-    last_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
-    for epoch in range(start_epoch, last_epoch):
-        t0 = time.time()
-        alpha = cfg.alpha_at(epoch)
-        rng = np.random.default_rng([cfg.seed, epoch, info.rank])
-        torch.manual_seed(cfg.seed * 100003 + epoch * 101 + info.rank)
-        order = train_idx[epoch_order(len(train_idx), epoch, cfg, info)]
-        net.train()
-        sums: dict[str, float] = {}
-        nb = 0
-        bar = tqdm(total=len(order), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="clip",
-                   disable=not (progress and info.is_main), leave=False)  # fmt: skip
-        for i in range(0, len(order), cfg.batch_size):
-            b = order[i : i + cfg.batch_size]
-            if len(b) < 2:
-                continue
-            clips = [augment(pool.clips[j], rng) for j in b]
-            pts, mask = clips_to_batch(clips, pcfg, rng)
-            labels = pool.labels[b]
-            text = bank.sample(labels, np.array([c.num_persons for c in clips]), rng)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, total_steps, cfg)
-            o = net(torch.from_numpy(pts).to(info.device), torch.from_numpy(mask).to(info.device))
-            loss, parts = pretrain_loss(
-                o, torch.from_numpy(labels).to(info.device), torch.from_numpy(text).to(info.device),
-                model.logit_scale, alpha, cfg.label_smoothing,
-            )  # fmt: skip
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            clamp_logit_scale(model.logit_scale)
-            step += 1
-            nb += 1
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.update(len(b))
-            bar.set_postfix(loss=f"{parts['loss']:.3f}")
-        bar.close()
-        dt = time.time() - t0
-        train_time += dt
-        clips_seen += len(order) * info.world_size
-        rec: dict[str, Any] = {"epoch": epoch + 1, "alpha": alpha, "lr": lr_at(step - 1, total_steps, cfg)}
-        rec.update({f"train_{k}": v / max(nb, 1) for k, v in sums.items()})
-        rec.update({"epoch_time_s": dt, "train_clips": len(order) * info.world_size,
-                    "clips_per_s": len(order) * info.world_size / max(dt, 1e-9),
-                    "logit_scale": float(model.logit_scale.detach().exp())})  # fmt: skip
-        if info.is_main:
-            rec.update(evaluate(model, pool, val_idx, bank, info.device))
-            history.append(rec)
-            provenance = _provenance(cfg, pool, train_idx, val_idx, command, history, train_time, clips_seen,
-                                     info, bank)  # fmt: skip
-            model.cpu()
-            save_model(out, model, provenance)
-            sha = model_checksum(model)
-            model.to(info.device)
-            save_train_state(state_path, opt, epoch, step, cfg, history, sha, {"out": str(out)})
-            with open(log_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec) + "\n")
-            msg = f"epoch {epoch + 1}/{cfg.epochs}: loss {rec.get('train_loss', float('nan')):.3f}"
-            if "val_top1" in rec:
-                msg += f", val top-1 {rec['val_top1']:.3f}, retrieval {rec['val_retrieval']:.3f}"
-            print(msg + f" ({dt:.0f} s, {rec['clips_per_s']:.0f} clips/s)", file=sys.stderr)
-        else:
-            history.append(rec)
-        ddp.barrier(info)
-    model.cpu().eval()
-    if cfg.checksum_dir:
-        d = Path(cfg.checksum_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"rank{info.rank}.sha256").write_text(model_checksum(model) + "\n")
-    summary = {
-        "epochs": cfg.epochs,
-        "train_clips": int(len(train_idx)),
-        "val_clips": int(len(val_idx)),
-        "classes": len(pool.class_names),
-        "train_time_s": train_time,
-        "wall_time_s": time.time() - t_start,
-        "history": history,
-    }
-    return model, summary
+        with open(run.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        msg = f"epoch {epoch + 1}/{cfg.epochs}: loss {rec.get('train_loss', float('nan')):.3f}"
+        if "val_top1" in rec:
+            msg += f", val top-1 {rec['val_top1']:.3f}, retrieval {rec['val_retrieval']:.3f}"
+        print(msg + f" ({dt:.0f} s, {rec['clips_per_s']:.0f} clips/s)", file=sys.stderr)
+    else:
+        run.history.append(rec)
+    ddp.barrier(info)
 
 
-def _provenance(cfg, pool: Pool, train_idx, val_idx, command, history, train_time, clips_seen, info, bank):
+def _provenance(
+    cfg: PretrainConfig,
+    pool: Pool,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    command: str | None,
+    history: list[dict[str, Any]],
+    train_time: float,
+    clips_seen: int,
+    info: ddp.DistInfo,
+    bank: TextBank,
+) -> dict[str, Any]:
     last = history[-1] if history else {}
     return {
         "kind": "pretrained",
