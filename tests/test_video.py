@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from skelprompt.errors import FileFormatError, SkelpromptError
-from skelprompt.video.tracking import Tracker, box_iou
+from skelprompt.tracks import Tracker, box_iou
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 if not MEDIA.exists():
@@ -134,8 +134,8 @@ def vtest_clip():
     _require_pose()
     if not VTEST.exists():
         pytest.skip(f"sample video missing: {VTEST}")
-    from skelprompt.video.extract import extract_clip
     from skelprompt.video.pose import MoveNetMultiPose
+    from skelprompt.video.track_video import extract_clip
 
     return extract_clip(VTEST, MoveNetMultiPose(input_size=512), max_frames=30, progress=False)
 
@@ -190,7 +190,7 @@ def test_vtest_tracks_are_stable(vtest_clip):
 
 @needs_media
 def test_sports2d_finds_a_person(movenet256):
-    from skelprompt.video.extract import extract_clip
+    from skelprompt.video.track_video import extract_clip
 
     c = extract_clip(SPORTS, movenet256, max_frames=15, progress=False)
     assert c.img_shape == (994, 1768) and c.fps == pytest.approx(30.0, abs=0.1)
@@ -200,7 +200,7 @@ def test_sports2d_finds_a_person(movenet256):
 def test_no_person_video_raises(tmp_path, movenet256):
     import cv2
 
-    from skelprompt.video.extract import NoPersonDetected, extract_clip
+    from skelprompt.video.track_video import NoPersonDetected, extract_clip
 
     path = tmp_path / "black.mp4"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
@@ -213,7 +213,7 @@ def test_no_person_video_raises(tmp_path, movenet256):
 
 
 def test_extract_corrupt_video(tmp_path, movenet256):
-    from skelprompt.video.extract import extract_clip
+    from skelprompt.video.track_video import extract_clip
 
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
