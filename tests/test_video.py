@@ -150,6 +150,33 @@ def test_pose_backend_protocol_and_pixels(movenet256):
     assert person_scores.shape == (kps.shape[0],)
 
 
+def test_get_backend_unknown_name_lists_the_known_ones():
+    from skelprompt.video.pose import get_backend
+
+    with pytest.raises(SkelpromptError, match=r"unknown pose backend 'openpifpaf'; known: movenet$"):
+        get_backend("openpifpaf", input_size=256)
+
+
+def test_get_backend_builds_movenet_at_the_given_size():
+    _require_pose()
+    from skelprompt.video.pose import (
+        DEFAULT_INPUT_SIZE,
+        DEFAULT_POSE_BACKEND,
+        POSE_BACKENDS,
+        MoveNetMultiPose,
+        get_backend,
+    )
+
+    assert POSE_BACKENDS[DEFAULT_POSE_BACKEND] is MoveNetMultiPose
+    default = get_backend()
+    assert isinstance(default, MoveNetMultiPose) and default.input_size == DEFAULT_INPUT_SIZE
+    big = get_backend(DEFAULT_POSE_BACKEND, input_size=320)
+    assert isinstance(big, MoveNetMultiPose) and big.input_size == 320
+    # the name a clip records in meta["pose_backend"] builds the same backend; options pass through
+    again = get_backend(big.name.upper(), input_size=384, min_person_score=0.5)
+    assert isinstance(again, MoveNetMultiPose) and (again.input_size, again.min_person_score) == (384, 0.5)
+
+
 def test_bad_input_size():
     _require_pose()
     from skelprompt.video.pose import MoveNetMultiPose
@@ -341,3 +368,15 @@ def test_cli_extract(tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "no such video file" in r.stderr
+
+
+def test_cli_extract_unknown_pose_backend(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "skelprompt.cli", "extract", str(VTEST), "--out", str(tmp_path / "c.npz"),
+         "--pose-backend", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and "unknown pose backend 'nope'; known: movenet" in r.stderr
+    assert not (tmp_path / "c.npz").exists()
