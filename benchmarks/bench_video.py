@@ -59,11 +59,11 @@ def main() -> None:
     except Exception:
         model, which = untrained_model(), "untrained"
     half = clip.frames(0, n // 2)
-    det = Detector(model).fit(normal_windows([half]))
-    det.text_encoder().encode(["people fighting"])  # load the text model outside the timing
+    detector = Detector(model).fit(normal_windows([half]))
+    detector.text_encoder().encode(["people fighting"])  # load the text model outside the timing
     t0 = time.perf_counter()
     windows = cut_windows(clip)
-    res = score_windows(det, windows, ["people fighting"])
+    res = score_windows(detector, windows, ["people fighting"])
     t_score = time.perf_counter() - t0
     total = t_decode + t_pose + t_track + t_score
     persons = sum(len(w["persons"]) for w in res["windows"])

@@ -21,6 +21,7 @@ never reused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,11 @@ class Tracker:
         self.tracks: list[Track] = []
         self.frame = -1
         self._next_id = 0
+        # scipy.optimize takes seconds to import: load it when a tracker is made, not when this
+        # module is (the CLI imports it for its defaults) nor inside a frame loop.
+        from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+
+        self._match = linear_sum_assignment
 
     def reset(self) -> None:
         self.tracks = []
@@ -137,10 +143,7 @@ class Tracker:
         self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= self.max_age]
         cost = self.cost_matrix(keypoints, scores, boxes, frame)
         if cost.size:
-            # imported here: scipy.optimize takes seconds to load and the CLI imports this module
-            from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
-
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = self._match(cost)
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] <= self.max_cost:
                     self._assign(self.tracks[r], keypoints[c], scores[c], boxes[c], frame)
@@ -187,7 +190,7 @@ def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: f
 
 
 def assemble_tracks(
-    frames: list[FramePeople],
+    frames: Sequence[FramePeople],
     num_joints: int,
     min_track_frames: int = 1,
     tracker: Tracker | None = None,
@@ -233,7 +236,7 @@ def assemble_tracks(
 
 
 def clip_from_frames(
-    frames: list[FramePeople],
+    frames: Sequence[FramePeople],
     num_joints: int,
     min_track_frames: int = 1,
     *,
