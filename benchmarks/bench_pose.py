@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from skelprompt.video.pose import MoveNetMultiPose
+from skelprompt.tracks import Tracker
+from skelprompt.video.pose import get_backend
 from skelprompt.video.reader import open_video
-from skelprompt.video.tracking import Tracker
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 
@@ -44,7 +44,7 @@ def main() -> None:
     print(f"decode            {len(frames) / dt:8.1f} frames/s")
 
     for size in args.sizes:
-        pose = MoveNetMultiPose(input_size=size, num_threads=args.threads)
+        pose = get_backend(input_size=size, num_threads=args.threads)
         for f in frames[:3]:  # warm up
             pose(f)
         t0 = time.perf_counter()

@@ -11,13 +11,12 @@ import argparse
 import time
 from pathlib import Path
 
-from skelprompt.clip import Clip
 from skelprompt.detector import Detector
 from skelprompt.model import load_model, untrained_model
 from skelprompt.timeline import cut_windows, normal_windows, score_windows
-from skelprompt.video.pose import MoveNetMultiPose
+from skelprompt.tracks import Tracker, clip_from_frames
+from skelprompt.video.pose import get_backend
 from skelprompt.video.reader import open_video
-from skelprompt.video.tracking import Tracker, assemble_tracks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +27,7 @@ def main() -> None:
     ap.add_argument("--input-size", type=int, default=512)
     ap.add_argument("--frames", type=int, default=300)
     args = ap.parse_args()
-    backend = MoveNetMultiPose(input_size=args.input_size)
+    backend = get_backend(input_size=args.input_size)
     tracker = Tracker()
     t_decode = t_pose = t_track = 0.0
     per_frame = []
@@ -49,8 +48,10 @@ def main() -> None:
             t_decode, t_pose, t_track = t_decode + t1 - t0, t_pose + t2 - t1, t_track + t3 - t2
     n = len(per_frame)
     t0 = time.perf_counter()
-    kp, sc, keep = assemble_tracks(per_frame, 17, 3)
-    clip = Clip.create(kp, sc, fps=fps, img_shape=(h, w), track_ids=keep, source=args.video)
+    clip = clip_from_frames(
+        per_frame, 17, 3, layout=backend.layout, fps=fps, img_shape=(h, w), source=args.video
+    )
+    assert clip is not None, f"no person detected in {args.video}"
     t_track += time.perf_counter() - t0
     try:
         model = load_model()
@@ -58,11 +59,11 @@ def main() -> None:
     except Exception:
         model, which = untrained_model(), "untrained"
     half = clip.frames(0, n // 2)
-    det = Detector(model).fit(normal_windows([half]))
-    det.text_encoder().encode(["people fighting"])  # load the text model outside the timing
+    detector = Detector(model).fit(normal_windows([half]))
+    detector.text_encoder().encode(["people fighting"])  # load the text model outside the timing
     t0 = time.perf_counter()
     windows = cut_windows(clip)
-    res = score_windows(det, windows, ["people fighting"])
+    res = score_windows(detector, windows, ["people fighting"])
     t_score = time.perf_counter() - t0
     total = t_decode + t_pose + t_track + t_score
     persons = sum(len(w["persons"]) for w in res["windows"])

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from skelprompt.bench.protocols import SBU_NORMAL, VIOLENCE_PROMPTS, sbu_fold_sets
 from skelprompt.datasets import sbu
 from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.model import extract_features, load_model, untrained_model
 
-FOLDS = [[1, 9, 15, 19], [5, 7, 10, 16], [2, 3, 20, 21], [4, 6, 8, 11], [12, 13, 14, 17, 18]]
-NORMAL = ["approaching", "departing", "hugging", "shaking hands", "exchanging"]
-PROMPTS = ["kicking another person", "punching another person", "pushing another person"]
+# The sbu-violence protocol's classes and prompts; normal prompts are the bare class names here.
+NORMAL = list(SBU_NORMAL)
+PROMPTS = VIOLENCE_PROMPTS
 
 
 def evaluate(model, clips, fold_of) -> dict[str, str]:
@@ -50,8 +51,7 @@ def main() -> None:
     ap.add_argument("--data-root", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     a = ap.parse_args()
     clips = sbu.load(Path(a.data_root))
-    sets = sorted({c.meta["set"] for c in clips})
-    fold_of = {sets[i - 1]: f for f, fl in enumerate(FOLDS) for i in fl}
+    fold_of = {s: f for f, sets in enumerate(sbu_fold_sets(clips)) for s in sets}
     for m in a.models:
         model = untrained_model() if m == "untrained" else load_model(m)
         if m != "untrained":

@@ -146,10 +146,10 @@ def test_resume_continues_exactly(data_root, tmp_path):
     assert load_model(tmp_path / "resumed.safetensors").provenance["epochs_done"] == 2
 
 
-def test_pyskl_stream_shards(tmp_path):
+def test_pyskl_shards_convert_and_stream(tmp_path):
     from skelprompt.errors import FileFormatError
     from skelprompt.io.pyskl import save_pyskl
-    from skelprompt.io.pyskl_stream import ShardedClipDataset, convert_pyskl_to_shards, read_index
+    from skelprompt.pretrain.pyskl_shards import ShardedClipDataset, convert_pyskl_to_shards, read_index
     from tests.helpers import sbu_clips
 
     clips = sbu_clips()[:23]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from skelprompt.errors import FileFormatError, SkelpromptError
-from skelprompt.video.tracking import Tracker, box_iou
+from skelprompt.tracks import Tracker, box_iou
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 if not MEDIA.exists():
@@ -134,8 +134,8 @@ def vtest_clip():
     _require_pose()
     if not VTEST.exists():
         pytest.skip(f"sample video missing: {VTEST}")
-    from skelprompt.video.extract import extract_clip
     from skelprompt.video.pose import MoveNetMultiPose
+    from skelprompt.video.track_video import extract_clip
 
     return extract_clip(VTEST, MoveNetMultiPose(input_size=512), max_frames=30, progress=False)
 
@@ -148,6 +148,33 @@ def test_pose_backend_protocol_and_pixels(movenet256):
     kps, scores, boxes, person_scores = movenet256(black)
     assert kps.shape[1:] == (17, 2) and scores.shape[1:] == (17,) and boxes.shape[1:] == (4,)
     assert person_scores.shape == (kps.shape[0],)
+
+
+def test_get_backend_unknown_name_lists_the_known_ones():
+    from skelprompt.video.pose import get_backend
+
+    with pytest.raises(SkelpromptError, match=r"unknown pose backend 'openpifpaf'; known: movenet$"):
+        get_backend("openpifpaf", input_size=256)
+
+
+def test_get_backend_builds_movenet_at_the_given_size():
+    _require_pose()
+    from skelprompt.video.pose import (
+        DEFAULT_INPUT_SIZE,
+        DEFAULT_POSE_BACKEND,
+        POSE_BACKENDS,
+        MoveNetMultiPose,
+        get_backend,
+    )
+
+    assert POSE_BACKENDS[DEFAULT_POSE_BACKEND] is MoveNetMultiPose
+    default = get_backend()
+    assert isinstance(default, MoveNetMultiPose) and default.input_size == DEFAULT_INPUT_SIZE
+    big = get_backend(DEFAULT_POSE_BACKEND, input_size=320)
+    assert isinstance(big, MoveNetMultiPose) and big.input_size == 320
+    # the name a clip records in meta["pose_backend"] builds the same backend; options pass through
+    again = get_backend(big.name.upper(), input_size=384, min_person_score=0.5)
+    assert isinstance(again, MoveNetMultiPose) and (again.input_size, again.min_person_score) == (384, 0.5)
 
 
 def test_bad_input_size():
@@ -190,7 +217,7 @@ def test_vtest_tracks_are_stable(vtest_clip):
 
 @needs_media
 def test_sports2d_finds_a_person(movenet256):
-    from skelprompt.video.extract import extract_clip
+    from skelprompt.video.track_video import extract_clip
 
     c = extract_clip(SPORTS, movenet256, max_frames=15, progress=False)
     assert c.img_shape == (994, 1768) and c.fps == pytest.approx(30.0, abs=0.1)
@@ -200,7 +227,7 @@ def test_sports2d_finds_a_person(movenet256):
 def test_no_person_video_raises(tmp_path, movenet256):
     import cv2
 
-    from skelprompt.video.extract import NoPersonDetected, extract_clip
+    from skelprompt.video.track_video import NoPersonDetected, extract_clip
 
     path = tmp_path / "black.mp4"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
@@ -213,7 +240,7 @@ def test_no_person_video_raises(tmp_path, movenet256):
 
 
 def test_extract_corrupt_video(tmp_path, movenet256):
-    from skelprompt.video.extract import extract_clip
+    from skelprompt.video.track_video import extract_clip
 
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
@@ -341,3 +368,15 @@ def test_cli_extract(tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "no such video file" in r.stderr
+
+
+def test_cli_extract_unknown_pose_backend(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "skelprompt.cli", "extract", str(VTEST), "--out", str(tmp_path / "c.npz"),
+         "--pose-backend", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and "unknown pose backend 'nope'; known: movenet" in r.stderr
+    assert not (tmp_path / "c.npz").exists()

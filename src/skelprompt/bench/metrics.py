@@ -85,12 +85,3 @@ def evaluate(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str] | No
     if classes is not None:
         out["per_class"] = per_class_auc(labels, scores, classes)
     return out
-
-
-def rank_normalise(x: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-    """Each value's empirical CDF position within ``reference`` (default: ``x`` itself), in [0, 1]."""
-    x = np.asarray(x, dtype=np.float64)
-    ref = np.sort(x if reference is None else np.asarray(reference, dtype=np.float64))
-    lo = np.searchsorted(ref, x, side="left")
-    hi = np.searchsorted(ref, x, side="right")
-    return (lo + hi) / (2.0 * max(len(ref), 1))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 ORDER_PREFIX = ("ood", "prompt", "full", "untrained", "skelprompt", "peer", "baseline")
 
 
@@ -108,7 +106,3 @@ def markdown_report(results: list[dict], title: str = "skelprompt benchmark") ->
     t = sum(r["timings"]["total"] for r in results)
     out.append(f"Total run time {t:.0f} s over {len(results)} benchmark(s).")
     return "\n".join(out) + "\n"
-
-
-def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    return [(r["benchmark"], v, _fmt(x["auc"])) for r in results for v, x in r["results"].items()]

@@ -8,19 +8,37 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from skelprompt.tracks import DEFAULT_MAX_AGE
+from skelprompt.video.pose import (
+    DEFAULT_INPUT_SIZE,
+    DEFAULT_MIN_PERSON_SCORE,
+    DEFAULT_POSE_BACKEND,
+    POSE_BACKENDS,
+)
+from skelprompt.video.track_video import DEFAULT_MIN_TRACK_FRAMES
+
 console = Console(stderr=True)
 
 
 def extract(
     video: Annotated[str, typer.Argument(help="Video file, webcam index (0) or stream URL.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the clip (.npz).")],
+    pose_backend: Annotated[
+        str, typer.Option(help=f"Pose estimator, one of: {', '.join(sorted(POSE_BACKENDS))}.")
+    ] = DEFAULT_POSE_BACKEND,
     input_size: Annotated[
         int, typer.Option(help="Pose model input size (multiple of 32): 256 fast, 512 finds small people.")
-    ] = 256,
+    ] = DEFAULT_INPUT_SIZE,
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
-    min_person_score: Annotated[float, typer.Option(help="Drop detections scored below this.")] = 0.2,
-    min_track_frames: Annotated[int, typer.Option(help="Drop tracks seen in fewer frames than this.")] = 3,
-    max_age: Annotated[int, typer.Option(help="Frames a lost person is remembered before a new id.")] = 10,
+    min_person_score: Annotated[
+        float, typer.Option(help="Drop detections scored below this.")
+    ] = DEFAULT_MIN_PERSON_SCORE,
+    min_track_frames: Annotated[
+        int, typer.Option(help="Drop tracks seen in fewer frames than this.")
+    ] = DEFAULT_MIN_TRACK_FRAMES,
+    max_age: Annotated[
+        int, typer.Option(help="Frames a lost person is remembered before a new id.")
+    ] = DEFAULT_MAX_AGE,
     render: Annotated[
         Path | None, typer.Option(help="Also write the video with the skeletons drawn on it (.mp4).")
     ] = None,
@@ -28,15 +46,15 @@ def extract(
 ) -> None:
     """Estimate and track the people in a video (MoveNet MultiPose) and save a COCO-17 clip."""
     from skelprompt.io import save_clips
-    from skelprompt.video.extract import extract_clip
-    from skelprompt.video.pose import MoveNetMultiPose
-    from skelprompt.video.tracking import Tracker
+    from skelprompt.tracks import Tracker
+    from skelprompt.video.pose import get_backend
+    from skelprompt.video.track_video import extract_clip
 
     if max_frames is not None and max_frames < 1:
         raise typer.BadParameter("--max-frames must be >= 1")
     if out.suffix.lower() != ".npz":
         raise typer.BadParameter(f"--out must end in .npz, got {out}")
-    backend = MoveNetMultiPose(input_size=input_size, min_person_score=min_person_score)
+    backend = get_backend(pose_backend, input_size=input_size, min_person_score=min_person_score)
     clip = extract_clip(
         video,
         backend,
@@ -46,9 +64,10 @@ def extract(
         min_track_frames=min_track_frames,
     )
     save_clips(out, [clip])
+    h, w = clip.img_shape or (0, 0)  # a video clip always has its frame size
     console.print(
         f"{clip.num_frames} frames, {clip.num_persons} tracked people "
-        f"({clip.img_shape[1]}x{clip.img_shape[0]}, {clip.fps or '?'} fps) -> [bold]{out}[/bold]"
+        f"({w}x{h}, {clip.fps or '?'} fps) -> [bold]{out}[/bold]"
     )
     if render is not None:
         from skelprompt.video.render import render_video

@@ -85,12 +85,6 @@ def gepc_splits(data_root: Path) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def gepc_splits_raw(data_root: Path) -> dict:
-    """``gepc_splits.json`` as stored (with indices / A-codes and the source notes)."""
-    path = require_file(dataset_dir(data_root, FOLDER) / "gepc_splits.json")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _keyed(path: Path, sep: str) -> dict[str, str]:
     out = {}
     for n, ln in enumerate(_lines(path), 1):

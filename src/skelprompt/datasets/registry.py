@@ -112,7 +112,3 @@ def load_dataset(name: str, data_root: str | os.PathLike[str] | None = None) -> 
 @cache
 def _load_cached(name: str, root: str) -> tuple[Clip, ...]:
     return tuple(DATASETS[name].loader(Path(root)))
-
-
-def clear_cache() -> None:
-    _load_cached.cache_clear()

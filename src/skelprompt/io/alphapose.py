@@ -4,7 +4,7 @@ A list of one record per detected person: ``{"image_id": "12.jpg", "category_id"
 "keypoints": [x0, y0, c0, ...], "score": ..., "box": [x, y, w, h], "idx": track}``. ``idx``
 is the track id when AlphaPose ran with ``--pose_track`` / PoseFlow (an int, float or a
 one-element list); without it people are linked across frames by
-:class:`skelprompt.video.tracking.Tracker`. Frames are ordered by the number in
+:class:`skelprompt.tracks.Tracker`. Frames are ordered by the number in
 ``image_id``. 17-joint (COCO) output is ``coco17``; Halpe-26/136 and COCO-WholeBody output
 is cut to its first 17 (COCO body) joints.
 """

@@ -11,7 +11,7 @@ string id or file name); when the ids are nearly consecutive numbers, missing nu
 become frames with nobody in them, so time stays right. Keypoints with 17 joints are
 ``coco17``; 26 (Halpe), 133 (COCO-WholeBody) and 136 (Halpe-136) joints start with the
 COCO-17 body joints and are cut to them. Without track ids, people are linked across
-frames by :class:`skelprompt.video.tracking.Tracker`.
+frames by :class:`skelprompt.tracks.Tracker`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic
 from skelprompt.io.openpose import _load_json, frame_number
+from skelprompt.tracks import FramePeople, clip_from_frames
 
 LAYOUT = "coco17"
 KNOWN_JOINT_COUNTS = {17: "COCO-17", 26: "Halpe-26", 133: "COCO-WholeBody", 136: "Halpe-136"}
@@ -64,8 +65,6 @@ def parse_records(
     frame_order: dict[Any, Any] | None = None,
 ) -> Clip:
     """Per-person records ``{"image_id", "keypoints", [id_key]}`` -> one tracked clip."""
-    from skelprompt.video.tracking import assemble_tracks
-
     by_frame: dict[Any, list[tuple[np.ndarray, np.ndarray, int | None]]] = {}
     for k, r in enumerate(records):
         if not isinstance(r, dict) or "image_id" not in r or "keypoints" not in r:
@@ -108,7 +107,7 @@ def parse_records(
             for k, n in zip(keys, nums, strict=True):
                 slots[n[1] - lo] = k
             keys, start = slots, lo
-    frames: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
+    frames: list[FramePeople] = []
     for key in keys:
         people = by_frame.get(key, []) if key is not None else []
         kp = np.asarray([p[0] for p in people], np.float32).reshape(-1, 17, 2)
@@ -116,21 +115,20 @@ def parse_records(
         tids = [p[2] for p in people]
         ids = None if any(t is None for t in tids) else np.asarray(tids, np.int64)
         frames.append((ids, kp, sc))
-    built = assemble_tracks(frames, 17, min_track_frames)
-    if built is None:
-        raise FileFormatError(f"{path}: no person with any keypoint in the file")
-    kp, sc, tids = built
-    return Clip.create(
-        kp,
-        sc,
+    clip = clip_from_frames(
+        frames,
+        17,
+        min_track_frames,
         layout=LAYOUT,
         fps=fps,
         img_shape=img_shape,
         source=str(path),
-        track_ids=tids,
         start_frame=int(start),
         meta={"format": fmt, "tracked_by": "file" if all(f[0] is not None for f in frames) else "skelprompt"},
     )
+    if clip is None:
+        raise FileFormatError(f"{path}: no person with any keypoint in the file")
+    return clip
 
 
 def read_coco_keypoints(

@@ -7,7 +7,7 @@ are dropped, the other 18 keep OpenPose's COCO-18 order). A joint OpenPose did n
 ``0, 0, 0``. Frames are ordered by the last number in the file name (OpenPose writes
 ``<name>_000000000012_keypoints.json``). OpenPose does not track people unless run with
 ``--tracking``: when every person has a ``person_id`` >= 0 those ids are used, otherwise
-people are linked across frames by :class:`skelprompt.video.tracking.Tracker`.
+people are linked across frames by :class:`skelprompt.tracks.Tracker`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic
+from skelprompt.tracks import FramePeople, clip_from_frames
 
 LAYOUT = "openpose18"
 # For each openpose18 joint, its index in BODY_25 (skips 8 = MidHip and 19-24 = feet).
@@ -96,10 +97,8 @@ def read_openpose(
     min_track_frames: int = 1,
 ) -> Clip:
     """Read a folder (or list) of per-frame OpenPose JSON files into one ``openpose18`` clip."""
-    from skelprompt.video.tracking import assemble_tracks
-
     files = _json_files(src)
-    frames: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
+    frames: list[FramePeople] = []
     for f in files:
         data = _load_json(f)
         if not isinstance(data, dict) or not isinstance(data.get("people"), list):
@@ -112,20 +111,19 @@ def read_openpose(
         ids = None if any(t is None for t in tids) else np.asarray(tids, np.int64)
         frames.append((ids, kp, sc))
     where = Path(src) if not isinstance(src, list | tuple) else files[0].parent
-    built = assemble_tracks(frames, 18, min_track_frames)
-    if built is None:
-        raise FileFormatError(f"{where}: no person in {len(files)} OpenPose frame file(s)")
-    kp, sc, tids = built
-    return Clip.create(
-        kp,
-        sc,
+    clip = clip_from_frames(
+        frames,
+        18,
+        min_track_frames,
         layout=LAYOUT,
         fps=fps,
         img_shape=img_shape,
         source=str(where),
-        track_ids=tids,
         meta={"format": "openpose", "frame_files": len(files)},
     )
+    if clip is None:
+        raise FileFormatError(f"{where}: no person in {len(files)} OpenPose frame file(s)")
+    return clip
 
 
 def write_openpose(folder: str | os.PathLike[str], clip: Clip, prefix: str = "frame") -> list[Path]:

@@ -5,9 +5,10 @@ Modules (each imports OpenCV / the pose runtime only when used; install them wit
 
 - ``reader``: :func:`open_video` yields :class:`Frame` (index, time, BGR image).
 - ``stream``: :class:`FrameStream`, a bounded-queue frame source that drops the oldest frame.
-- ``pose``: the :class:`PoseBackend` protocol and :class:`MoveNetMultiPose`.
-- ``tracking``: :class:`Tracker`, Hungarian assignment on box IoU and keypoint distance.
-- ``extract``: :func:`extract_clip` (video -> tracked COCO-17 :class:`~skelprompt.clip.Clip`).
+- ``pose``: the :class:`PoseBackend` protocol, :class:`MoveNetMultiPose` and the registry
+  :func:`get_backend` that builds a backend by name.
+- ``track_video``: :func:`extract_clip` (video -> tracked COCO-17 :class:`~skelprompt.clip.Clip`);
+  the tracker itself is :class:`skelprompt.tracks.Tracker` (numpy/scipy only, shared with ``io/``).
 - ``render``: :func:`render_video` draws skeletons, track ids and scores on the video.
 - ``plot``: :func:`plot_scores` draws a score curve with its threshold and alert spans.
 """

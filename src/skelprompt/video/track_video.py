@@ -1,7 +1,7 @@
 """Video -> tracked skeleton :class:`~skelprompt.clip.Clip`.
 
 :func:`extract_clip` runs a pose backend on every frame, links people across frames with
-:class:`~skelprompt.video.tracking.Tracker` and returns one clip with ``M`` = number of
+:class:`~skelprompt.tracks.Tracker` and returns one clip with ``M`` = number of
 tracks: ``keypoint [M, T, V, 2]`` in pixels, ``keypoint_score [M, T, V]`` (0 in frames where
 that person was not detected), ``track_ids [M]``, ``fps`` and ``img_shape (h, w)``.
 
@@ -16,14 +16,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from skelprompt.clip import Clip
 from skelprompt.errors import SkelpromptError
 from skelprompt.layouts import get_layout
-from skelprompt.video.pose import Detections, PoseBackend
+from skelprompt.tracks import FramePeople, Tracker, clip_from_frames
+from skelprompt.video.pose import DEFAULT_INPUT_SIZE, Detections, PoseBackend, get_backend
 from skelprompt.video.reader import Frame, VideoSource, open_video
-from skelprompt.video.tracking import Tracker, assemble_tracks
+
+# Tracks seen in fewer frames than this are flicker or false detections.
+DEFAULT_MIN_TRACK_FRAMES = 3
 
 
 class NoPersonDetected(SkelpromptError):
@@ -47,24 +50,22 @@ def extract_clip(
     max_frames: int | None = None,
     progress: bool = True,
     tracker: Tracker | None = None,
-    min_track_frames: int = 3,
-    input_size: int = 256,
+    min_track_frames: int = DEFAULT_MIN_TRACK_FRAMES,
+    input_size: int = DEFAULT_INPUT_SIZE,
 ) -> Clip:
     """Estimate and track poses in ``video``; return one COCO-17 (backend layout) clip.
 
-    ``backend`` defaults to :class:`~skelprompt.video.pose.MoveNetMultiPose` at
+    ``backend`` defaults to :func:`~skelprompt.video.pose.get_backend`'s default at
     ``input_size``. Tracks seen in fewer than ``min_track_frames`` frames (flicker, false
     detections) are dropped, unless that would drop all of them. Raises
     :class:`FileFormatError` for an unreadable video and :class:`NoPersonDetected` when
     nobody is found.
     """
     if backend is None:
-        from skelprompt.video.pose import MoveNetMultiPose
-
-        backend = MoveNetMultiPose(input_size=input_size)
+        backend = get_backend(input_size=input_size)
     num_joints = get_layout(backend.layout).num_joints
     tracker = tracker or Tracker()
-    per_frame: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
+    per_frame: list[FramePeople] = []
     with open_video(video, max_frames=max_frames) as reader:
         fps, (h, w), name = reader.fps, reader.size, reader.name
         bar = tqdm(
@@ -76,30 +77,19 @@ def extract_clip(
                 bar.update(1)
         finally:
             bar.close()
-    num_frames = len(per_frame)
-    built = assemble_tracks(per_frame, num_joints, min_track_frames)
-    if built is None:
+    clip = clip_from_frames(
+        per_frame, num_joints, min_track_frames, layout=backend.layout, fps=fps, img_shape=(h, w),
+        source=name, meta={"pose_backend": backend.name},
+    )  # fmt: skip
+    if clip is None:
         raise NoPersonDetected(
-            f"{name}: no person detected in {num_frames} frames "
+            f"{name}: no person detected in {len(per_frame)} frames "
             f"(backend {backend.name}; a larger input size finds smaller people)"
         )
-    kp, sc, keep = built
-    num_tracks = len({int(i) for ids, _, _ in per_frame for i in ids.tolist()})
-    meta = {
-        "pose_backend": backend.name,
-        "tracks_dropped": num_tracks - len(keep),
-        "min_track_frames": int(min_track_frames),
-    }
+    num_tracks = len({int(i) for ids, _, _ in per_frame for i in np.asarray(ids).tolist()})
+    clip.meta["tracks_dropped"] = num_tracks - clip.num_persons
+    clip.meta["min_track_frames"] = int(min_track_frames)
     size = getattr(backend, "input_size", None)
     if size is not None:
-        meta["pose_input_size"] = int(size)
-    return Clip.create(
-        kp,
-        sc,
-        layout=backend.layout,
-        fps=fps,
-        img_shape=(h, w),
-        source=name,
-        track_ids=keep,
-        meta=meta,
-    )
+        clip.meta["pose_input_size"] = int(size)
+    return clip

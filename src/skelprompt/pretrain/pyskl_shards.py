@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic, write_with
 from skelprompt.io.pyskl import PICKLE_WARNING
+from skelprompt.pretrain.distributed import rank_and_world
 
 INDEX_FORMAT = "skelprompt-shards"
 INDEX_VERSION = 1
@@ -77,7 +77,7 @@ def _write_shard(path: Path, anns: list[dict[str, Any]], split_bits: dict[str, i
     v = {k.shape[1] for k in kps}
     if len(v) > 1:
         raise FileFormatError(f"{path}: annotations mix joint counts {sorted(v)}")
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "keypoint": np.concatenate(kps),
         "keypoint_score": np.concatenate(scs),
         "offsets": np.array(offsets, np.int64),
@@ -88,7 +88,8 @@ def _write_shard(path: Path, anns: list[dict[str, Any]], split_bits: dict[str, i
         "frame_dir": np.array(dirs, dtype=str),
         "splits": np.array(bits, np.int64),
     }
-    write_with(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+    # numpy's stubs read **arrays as if it could hold savez's allow_pickle flag
+    write_with(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")  # type: ignore[arg-type]
 
 
 def convert_pyskl_to_shards(
@@ -246,8 +247,6 @@ class ShardedClipDataset(IterableDataset):
         return self.index.get("label_names")
 
     def _slots(self) -> tuple[int, int, int, int]:
-        from skelprompt.pretrain.distributed import rank_and_world
-
         r, w = rank_and_world()
         rank = self.rank if self.rank is not None else r
         world = self.world_size if self.world_size is not None else w
@@ -313,5 +312,4 @@ __all__ = [
     "pyskl_label_names",
     "read_index",
     "read_shard",
-    "torch",
 ]

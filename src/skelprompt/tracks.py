@@ -1,4 +1,9 @@
-"""Link per-frame detections into tracks: Hungarian assignment on box IoU and joint distance.
+"""People across frames: link per-frame detections into tracks and build the tracked clip.
+
+numpy and scipy only (no OpenCV, no torch), so the file readers of ``io/`` and the video
+side of ``video/`` share it.
+
+Tracks are linked by Hungarian assignment on box IoU and joint distance.
 
 Each live track keeps its last box, keypoints and a smoothed velocity of its box centre.
 For a new frame the cost between track ``i`` and detection ``j`` is::
@@ -16,10 +21,19 @@ never reused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+
+from skelprompt.clip import Clip
+
+# Frames a person may go unseen and keep their track id.
+DEFAULT_MAX_AGE = 10
+
+# One frame's people: (track ids [N] or None when unknown, keypoints [N, V, 2], scores [N, V]).
+FramePeople = tuple[np.ndarray | None, np.ndarray, np.ndarray]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -59,7 +73,7 @@ class Tracker:
 
     def __init__(
         self,
-        max_age: int = 10,
+        max_age: int = DEFAULT_MAX_AGE,
         max_cost: float = 0.75,
         iou_weight: float = 0.5,
         joint_threshold: float = 0.2,
@@ -75,6 +89,11 @@ class Tracker:
         self.tracks: list[Track] = []
         self.frame = -1
         self._next_id = 0
+        # scipy.optimize takes seconds to import: load it when a tracker is made, not when this
+        # module is (the CLI imports it for its defaults) nor inside a frame loop.
+        from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+
+        self._match = linear_sum_assignment
 
     def reset(self) -> None:
         self.tracks = []
@@ -124,7 +143,7 @@ class Tracker:
         self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= self.max_age]
         cost = self.cost_matrix(keypoints, scores, boxes, frame)
         if cost.size:
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = self._match(cost)
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] <= self.max_cost:
                     self._assign(self.tracks[r], keypoints[c], scores[c], boxes[c], frame)
@@ -171,7 +190,7 @@ def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: f
 
 
 def assemble_tracks(
-    frames: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]],
+    frames: Sequence[FramePeople],
     num_joints: int,
     min_track_frames: int = 1,
     tracker: Tracker | None = None,
@@ -186,13 +205,12 @@ def assemble_tracks(
     num_frames = len(frames)
     if any(ids is None for ids, _, _ in frames):
         tracker = tracker or Tracker()
-        linked = []
+        linked: list[FramePeople] = []
         for t, (_, k, s) in enumerate(frames):
             k = np.asarray(k, np.float64).reshape(-1, num_joints, 2)
             s = np.asarray(s, np.float64).reshape(-1, num_joints)
-            ids = tracker.update(k, s, boxes_from_keypoints(k, s), frame=t)
-            linked.append((ids, k, s))
-        frames = linked  # type: ignore[assignment]
+            linked.append((tracker.update(k, s, boxes_from_keypoints(k, s), frame=t), k, s))
+        frames = linked
     counts: dict[int, int] = {}
     for ids, _, _ in frames:
         for i in np.asarray(ids).reshape(-1).tolist():
@@ -215,3 +233,38 @@ def assemble_tracks(
                     continue
             kp[m, t], sc[m, t] = k[j], s[j]
     return kp, sc, np.asarray(keep, np.int64)
+
+
+def clip_from_frames(
+    frames: Sequence[FramePeople],
+    num_joints: int,
+    min_track_frames: int = 1,
+    *,
+    layout: str,
+    fps: float | None,
+    img_shape: tuple[int, int] | None,
+    source: str,
+    start_frame: int = 0,
+    meta: dict[str, Any] | None = None,
+    tracker: Tracker | None = None,
+) -> Clip | None:
+    """Per-frame people -> one tracked :class:`Clip` (``None`` when there is no person at all).
+
+    The tracks are built by :func:`assemble_tracks` (see there for ``min_track_frames`` and
+    ``tracker``); the clip's ``track_ids`` are the kept track ids.
+    """
+    built = assemble_tracks(frames, num_joints, min_track_frames, tracker)
+    if built is None:
+        return None
+    kp, sc, track_ids = built
+    return Clip.create(
+        kp,
+        sc,
+        layout=layout,
+        fps=fps,
+        img_shape=img_shape,
+        source=source,
+        track_ids=track_ids,
+        start_frame=int(start_frame),
+        meta=meta if meta is not None else {},
+    )
