@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DATA_ROOT as SHARED_DATA
+from tests.helpers import require_data_root
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real data sets (read in place, never copied); skip when they are not present."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA}")
-    return SHARED_DATA.resolve()
+    return require_data_root()

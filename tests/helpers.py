@@ -1,4 +1,4 @@
-"""Shared helpers for tests: real data from ../shared/data, loaded once."""
+"""Shared helpers for tests: the real data sets (read in place, never copied), loaded once."""
 
 from __future__ import annotations
 
@@ -6,32 +6,41 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
+
 from skelprompt.clip import Clip
 
+NORMAL_SBU = {"approaching", "departing", "hugging", "shaking hands", "exchanging"}
 
-def _data_root() -> Path:
-    """$SKELPROMPT_DATA_ROOT, else ../shared/data beside the repository, else /work/shared/data."""
-    for cand in (
-        os.environ.get("SKELPROMPT_DATA_ROOT"),
-        Path(__file__).resolve().parents[1].parent / "shared" / "data",
-        "/work/shared/data",
-    ):
+
+def find_data_root() -> Path | None:
+    """$SKELPROMPT_DATA_ROOT, else ``shared/data`` beside the repository; None when absent."""
+    env = os.environ.get("SKELPROMPT_DATA_ROOT")
+    for cand in (env, Path(__file__).resolve().parents[1].parent / "shared" / "data"):
         if cand and Path(cand).is_dir():
             return Path(cand).resolve()
-    raise RuntimeError(
-        "the real data sets are needed: set SKELPROMPT_DATA_ROOT or put them in ../shared/data"
-    )
+    return None
 
 
-DATA_ROOT = _data_root()
-NORMAL_SBU = {"approaching", "departing", "hugging", "shaking hands", "exchanging"}
+DATA_ROOT = find_data_root()
+MISSING_DATA = (
+    "the real data sets are not here: set SKELPROMPT_DATA_ROOT or put them in ../shared/data "
+    "beside the repository"
+)
+
+
+def require_data_root() -> Path:
+    """The data folder, or skip the calling test with the reason."""
+    if DATA_ROOT is None:
+        pytest.skip(MISSING_DATA)
+    return DATA_ROOT
 
 
 @lru_cache(maxsize=1)
 def _sbu() -> tuple[Clip, ...]:
     from skelprompt.datasets import sbu
 
-    return tuple(sbu.load(DATA_ROOT))
+    return tuple(sbu.load(require_data_root()))
 
 
 def sbu_clips() -> list[Clip]:
