@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skelprompt.clip import Clip
-from skelprompt.timeline import cut_windows, normal_windows, window_bounds
+from skelprompt.footage.windows import cut_windows, normal_windows, window_bounds
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "skelprompt" / "examples" / "vtest_8s.mp4"
 

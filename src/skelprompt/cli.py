@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 # Each command group lives in skelprompt.commands.<name> and registers itself here.
-_COMMAND_MODULES = ["core", "data", "extract", "pretrain", "benchmark"]
+_COMMAND_MODULES = ["fit", "score", "inspect", "data", "extract", "pretrain", "benchmark"]
 
 
 def _register_all() -> None:

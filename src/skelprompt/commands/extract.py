@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from skelprompt.footage.sources import DEFAULT_POSE_INPUT_SIZE
+
 console = Console(stderr=True)
 
 
@@ -16,7 +18,7 @@ def extract(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the clip (.npz).")],
     input_size: Annotated[
         int, typer.Option(help="Pose model input size (multiple of 32): 256 fast, 512 finds small people.")
-    ] = 256,
+    ] = DEFAULT_POSE_INPUT_SIZE,
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
     min_person_score: Annotated[float, typer.Option(help="Drop detections scored below this.")] = 0.2,
     min_track_frames: Annotated[int, typer.Option(help="Drop tracks seen in fewer frames than this.")] = 3,
