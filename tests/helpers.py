@@ -24,6 +24,7 @@ def _data_root() -> Path:
 
 
 DATA_ROOT = _data_root()
+EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "src" / "skelprompt" / "examples" / "vtest_8s.mp4"
 NORMAL_SBU = {"approaching", "departing", "hugging", "shaking hands", "exchanging"}
 
 
@@ -37,3 +38,16 @@ def _sbu() -> tuple[Clip, ...]:
 def sbu_clips() -> list[Clip]:
     """All 282 SBU clips (two persons, OpenNI-15 layout)."""
     return list(_sbu())
+
+
+def validate_result_json(data: dict) -> None:
+    """Raise jsonschema.ValidationError unless ``data`` follows the package's result schema."""
+    import json
+
+    import jsonschema
+
+    from skelprompt.footage.results import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)
