@@ -168,5 +168,7 @@ def test_live_scoring_writes_one_line_per_window(street) -> None:
     )
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in lines.read_text().splitlines()]
-    assert len(rows) >= 3 and all("dropped_frames" in x and "anomaly" in x for x in rows)
+    # paced like a camera: a loaded machine drops frames, and so scores fewer of the windows
+    assert len(rows) >= 2 and all("dropped_frames" in x and "anomaly" in x for x in rows)
+    assert all(a["dropped_frames"] <= b["dropped_frames"] for a, b in zip(rows[:-1], rows[1:], strict=True))
     assert rows[1]["start_s"] > rows[0]["start_s"] and rows[1]["start_frame"] > 0

@@ -25,7 +25,7 @@ def _app() -> None:
     pass
 
 
-def _register(argv: list[str]) -> None:
+def _register_all(argv: list[str] | None = None) -> None:
     """Register the command named in ``argv`` alone, or all of them for the overview: some
     command modules import torch (e.g. `fit` reads its defaults from DetectorConfig), which
     the other commands need not wait for."""
@@ -38,7 +38,7 @@ def _register(argv: list[str]) -> None:
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one clear line and exit code 2."""
-    _register(sys.argv[1:])
+    _register_all(sys.argv[1:])
     try:
         app(standalone_mode=False)
     except SkelpromptError as e:
