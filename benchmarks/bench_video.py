@@ -11,9 +11,13 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from skelprompt.detector import Detector
+from skelprompt.footage.scoring import score_windows
+from skelprompt.footage.video import FALLBACK_FPS
+from skelprompt.footage.windows import cut_windows, normal_windows
 from skelprompt.model import load_model, untrained_model
-from skelprompt.timeline import cut_windows, normal_windows, score_windows
 from skelprompt.tracks import Tracker, clip_from_frames
 from skelprompt.video.pose import get_backend
 from skelprompt.video.reader import open_video
@@ -30,9 +34,9 @@ def main() -> None:
     backend = get_backend(input_size=args.input_size)
     tracker = Tracker()
     t_decode = t_pose = t_track = 0.0
-    per_frame = []
+    per_frame: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
     with open_video(args.video, max_frames=args.frames) as reader:
-        fps, (h, w) = reader.fps, reader.size
+        fps, (h, w) = reader.fps or FALLBACK_FPS, reader.size
         it = iter(reader)
         while True:
             t0 = time.perf_counter()
@@ -40,18 +44,19 @@ def main() -> None:
             t1 = time.perf_counter()
             if frame is None:
                 break
-            det = backend(frame.image)
+            found = backend(frame.image)
             t2 = time.perf_counter()
-            ids = tracker.update(det.keypoints, det.scores, det.boxes, frame=frame.index)
+            ids = tracker.update(found.keypoints, found.scores, found.boxes, frame=frame.index)
             t3 = time.perf_counter()
-            per_frame.append((ids, det.keypoints, det.scores))
+            per_frame.append((ids, found.keypoints, found.scores))
             t_decode, t_pose, t_track = t_decode + t1 - t0, t_pose + t2 - t1, t_track + t3 - t2
     n = len(per_frame)
     t0 = time.perf_counter()
     clip = clip_from_frames(
         per_frame, 17, 3, layout=backend.layout, fps=fps, img_shape=(h, w), source=args.video
     )
-    assert clip is not None, f"no person detected in {args.video}"
+    if clip is None:
+        raise SystemExit(f"{args.video}: nobody detected in {n} frames")
     t_track += time.perf_counter() - t0
     try:
         model = load_model()
@@ -59,14 +64,14 @@ def main() -> None:
     except Exception:
         model, which = untrained_model(), "untrained"
     half = clip.frames(0, n // 2)
-    detector = Detector(model).fit(normal_windows([half]))
-    detector.text_encoder().encode(["people fighting"])  # load the text model outside the timing
+    det = Detector(model).fit(normal_windows([half]))
+    det.text_encoder().encode(["people fighting"])  # load the text model outside the timing
     t0 = time.perf_counter()
     windows = cut_windows(clip)
-    res = score_windows(detector, windows, ["people fighting"])
+    rows, _ = score_windows(det, windows, ["people fighting"])
     t_score = time.perf_counter() - t0
     total = t_decode + t_pose + t_track + t_score
-    persons = sum(len(w["persons"]) for w in res["windows"])
+    persons = sum(len(w.persons) for w in rows)
     print(f"{Path(args.video).name}: {n} frames at {fps:g} fps, {w}x{h}, pose input {args.input_size}, "
           f"{clip.num_persons} tracks, {len(windows)} windows, {persons} person-windows, {which} model")  # fmt: skip
     for name, t in (

@@ -23,6 +23,7 @@ def find_data_root() -> Path | None:
 
 
 DATA_ROOT = find_data_root()
+EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "src" / "skelprompt" / "examples" / "vtest_8s.mp4"
 MISSING_DATA = (
     "the real data sets are not here: set SKELPROMPT_DATA_ROOT or put them in ../shared/data "
     "beside the repository"
@@ -46,3 +47,16 @@ def _sbu() -> tuple[Clip, ...]:
 def sbu_clips() -> list[Clip]:
     """All 282 SBU clips (two persons, OpenNI-15 layout)."""
     return list(_sbu())
+
+
+def validate_result_json(data: dict) -> None:
+    """Raise jsonschema.ValidationError unless ``data`` follows the package's result schema."""
+    import json
+
+    import jsonschema
+
+    from skelprompt.footage.results import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)

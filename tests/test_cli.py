@@ -11,7 +11,7 @@ import pytest
 
 from skelprompt.io import save_clips
 from skelprompt.model import save_model, untrained_model
-from tests.helpers import NORMAL_SBU, sbu_clips
+from tests.helpers import EXAMPLE_VIDEO, NORMAL_SBU, sbu_clips
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -35,20 +35,29 @@ def sbu_files(tmp_path_factory):
     return root, normal_dir, root / "test.npz", model, test
 
 
-def test_fit_score_inspect_end_to_end(sbu_files, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def fitted(sbu_files, tmp_path_factory):
+    """A detector fitted with the CLI on the normal SBU clips, and the test clips scored with it."""
     root, normal_dir, test_file, model, test = sbu_files
-    det = tmp_path / "det.safetensors"
+    tmp = tmp_path_factory.mktemp("fitted")
+    det = tmp / "det.safetensors"
     r = run_cli(
         "fit", str(normal_dir), "--model", str(model), "--out", str(det), "--false-alarm-rate", "0.05"
     )
     assert r.returncode == 0, r.stderr
-    assert det.exists()
-    out = tmp_path / "scores.json"
+    out = tmp / "scores.json"
     r = run_cli(
         "score", str(test_file), "--detector", str(det), "--prompt", "kicking another person",
         "--normal-prompt", "two people hugging", "--json", str(out), "--model", str(model),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
+    return det, out, r.stdout
+
+
+def test_fit_score_inspect_end_to_end(sbu_files, fitted) -> None:
+    root, normal_dir, test_file, model, test = sbu_files
+    det, out, stdout = fitted
+    assert det.exists()
     data = json.loads(out.read_text())
     assert len(data["clips"]) == len(test)
     first = data["clips"][0]
@@ -57,15 +66,36 @@ def test_fit_score_inspect_end_to_end(sbu_files, tmp_path) -> None:
     assert first["source"].endswith("test.npz") and first["frame_dir"] == test[0].frame_dir
     assert data["prompts"] == ["kicking another person"]
     assert np.isfinite([c["anomaly"] for c in data["clips"]]).all()
-    assert "threshold" in r.stdout
+    assert "threshold" in stdout
     r = run_cli("inspect", str(test_file))
     assert r.returncode == 0 and "openni15" in r.stdout
 
 
-def test_cli_errors_are_one_clear_line(sbu_files, tmp_path) -> None:
+def test_clip_scores_json_follows_the_schema_and_round_trips(fitted) -> None:
+    import jsonschema
+
+    from skelprompt.detector import Detector
+    from skelprompt.footage import ClipResult, detector_checksum, from_json, to_json
+    from tests.helpers import validate_result_json
+
+    det_path, out, _ = fitted
+    data = json.loads(out.read_text())
+    validate_result_json(data)
+    det = Detector.load(det_path)
+    assert data["detector"] == {"path": str(det_path), "checksum": detector_checksum(det)}
+    assert data["normal_prompts"] == ["two people hugging"] and data["schema_version"] == 1
+    result = from_json(data)
+    assert isinstance(result, ClipResult) and len(result.clips) == len(data["clips"])
+    assert result.clips[0].frame_dir == data["clips"][0]["frame_dir"]
+    assert json.loads(json.dumps(to_json(result, det, det_path))) == data
+    broken = {**data, "clips": [{k: v for k, v in data["clips"][0].items() if k != "anomaly"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        validate_result_json(broken)
+
+
+def test_cli_errors_are_one_clear_line(sbu_files, fitted, tmp_path) -> None:
     root, normal_dir, test_file, model, _ = sbu_files
-    det = tmp_path / "det.safetensors"
-    assert run_cli("fit", str(normal_dir), "--model", str(model), "--out", str(det)).returncode == 0
+    det = fitted[0]
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"\x00" * 100)
     cases = [
@@ -75,6 +105,18 @@ def test_cli_errors_are_one_clear_line(sbu_files, tmp_path) -> None:
         (
             ["fit", str(tmp_path / "missing"), "--untrained", "--out", str(tmp_path / "d2.safetensors")],
             "no such file",
+        ),
+        (
+            [
+                "fit",
+                str(EXAMPLE_VIDEO),
+                "--untrained",
+                "--pose-backend",
+                "nope",
+                "--out",
+                str(tmp_path / "d3.safetensors"),
+            ],
+            "unknown pose backend",
         ),
     ]
     save_model(tmp_path / "other.safetensors", untrained_model(seed=9))
@@ -89,6 +131,31 @@ def test_cli_errors_are_one_clear_line(sbu_files, tmp_path) -> None:
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert expect in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    import inspect
+
+    from skelprompt.commands.fit import fit
+    from skelprompt.detector import DetectorConfig
+    from skelprompt.footage import DEFAULT_LENGTH_S, DEFAULT_POSE_INPUT_SIZE, DEFAULT_STRIDE_S
+
+    params = inspect.signature(fit).parameters
+    cfg = DetectorConfig()
+    for name in (
+        "ood",
+        "k",
+        "ood_features",
+        "symmetric",
+        "prompt_weight",
+        "normal_weight",
+        "combine",
+        "false_alarm_rate",
+    ):
+        assert params[name].default == getattr(cfg, name), name
+    assert params["window_length"].default == DEFAULT_LENGTH_S
+    assert params["window_stride"].default == DEFAULT_STRIDE_S
+    assert params["input_size"].default == DEFAULT_POSE_INPUT_SIZE
 
 
 def test_help_everywhere() -> None:

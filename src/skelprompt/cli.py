@@ -15,20 +15,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each command group lives in skelprompt.commands.<name> and registers itself here.
-_COMMAND_MODULES = ["core", "data", "extract", "pretrain", "benchmark"]
+# Each command (or group) lives in skelprompt.commands.<its name> and registers itself here.
+_COMMAND_MODULES = ["fit", "score", "inspect", "data", "extract", "pretrain", "benchmark"]
 
 
-def _register_all() -> None:
+@app.callback()
+def _app() -> None:
+    # a callback keeps the app a group of commands even when only one is registered
+    pass
+
+
+def _register_all(argv: list[str] | None = None) -> None:
+    """Register the command named in ``argv`` alone, or all of them for the overview: some
+    command modules import torch (e.g. `fit` reads its defaults from DetectorConfig), which
+    the other commands need not wait for."""
     import importlib
 
-    for name in _COMMAND_MODULES:
+    names = [argv[0]] if argv and argv[0] in _COMMAND_MODULES else _COMMAND_MODULES
+    for name in names:
         importlib.import_module(f"skelprompt.commands.{name}").register(app)
 
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one clear line and exit code 2."""
-    _register_all()
+    _register_all(sys.argv[1:])
     try:
         app(standalone_mode=False)
     except SkelpromptError as e:

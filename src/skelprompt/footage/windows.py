@@ -1,5 +1,4 @@
-"""When and who: slide a window over a clip's timeline, score each window as a clip, and
-score each tracked person's part of the window alone.
+"""When and who: cut a clip's timeline into windows and each window into its persons.
 
 Windows are cut in seconds (``length_s``, ``stride_s``) using the clip's fps, so the same
 defaults suit 10-30 fps footage. A person's window holds only that person; persons with no
@@ -11,7 +10,6 @@ are compared with their own kind of normal.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -71,7 +69,7 @@ def cut_windows(
         visible_frames = (sub.keypoint_score > 0).any(-1).mean(-1)  # [M]
         keep = np.flatnonzero(visible_frames >= MIN_VISIBLE_FRAMES)
         whole = sub.persons(keep) if keep.size else None
-        persons = [(int(ids[m]), sub.persons([m])) for m in keep]
+        persons = [(int(ids[m]), sub.persons([m])) for m in keep.tolist()]
         start_s = (clip.start_frame + s) / f
         out.append(Window(s, e, start_s, (clip.start_frame + e) / f, whole, persons))
     return out
@@ -101,89 +99,3 @@ def person_box(clip: Clip) -> list[float]:
     pts = clip.keypoint[0][v]
     lo, hi = pts.min(0), pts.max(0)
     return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
-
-
-def score_windows(
-    detector: Any,
-    windows: list[Window],
-    prompts: list[str] | None = None,
-    normal_prompts: list[str] | None = None,
-    false_alarm_rate: float | None = None,
-) -> dict[str, Any]:
-    """Score every window and every person in it in one batch; return a JSON-able dict."""
-    whole = [(i, w.clip) for i, w in enumerate(windows) if w.clip is not None]
-    persons = [(i, tid, p) for i, w in enumerate(windows) for tid, p in w.persons]
-    batch = [c for _, c in whole] + [p for _, _, p in persons]
-    if not batch:
-        return {
-            "windows": [],
-            "video_score": None,
-            "threshold": None,
-            "note": "no person visible in any window",
-        }
-    s = detector.score(batch, prompts, normal_prompts, false_alarm_rate)
-    rows: list[dict[str, Any]] = [
-        {
-            "start_frame": w.start_frame,
-            "end_frame": w.end_frame,
-            "start_s": round(w.start_s, 3),
-            "end_s": round(w.end_s, 3),
-            "anomaly": None,
-            "ood": None,
-            "prompt": None,
-            "is_anomaly": False,
-            "persons": [],
-        }
-        for w in windows
-    ]
-    for j, (i, _) in enumerate(whole):
-        rows[i].update(
-            anomaly=float(s.anomaly[j]),
-            ood=float(s.ood[j]),
-            prompt=float(s.prompt[j]),
-            is_anomaly=bool(s.is_anomaly[j]),
-        )
-    off = len(whole)
-    for j, (i, tid, p) in enumerate(persons):
-        rows[i]["persons"].append(
-            {
-                "track_id": tid,
-                "box": person_box(p),
-                "anomaly": float(s.anomaly[off + j]),
-                "ood": float(s.ood[off + j]),
-                "prompt": float(s.prompt[off + j]),
-                "is_anomaly": bool(s.is_anomaly[off + j]),
-            }
-        )
-    for r in rows:
-        r["persons"].sort(key=lambda p: -p["anomaly"])
-        if r["persons"] and r["anomaly"] is not None:
-            # a window alerts when the whole scene or any one person in it does
-            r["is_anomaly"] = bool(r["is_anomaly"] or r["persons"][0]["is_anomaly"])
-    scored = [r["anomaly"] for r in rows if r["anomaly"] is not None]
-    return {
-        "threshold": s.threshold,
-        "prompts": s.prompts,
-        "normal_prompts": s.normal_prompts,
-        "video_score": max(scored) if scored else None,
-        "alert_spans": alert_spans(rows),
-        "windows": rows,
-    }
-
-
-def alert_spans(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge overlapping alerting windows into spans [start_s, end_s] with the persons involved."""
-    spans: list[dict[str, Any]] = []
-    for r in rows:
-        if not r["is_anomaly"]:
-            continue
-        who = sorted({p["track_id"] for p in r["persons"] if p["is_anomaly"]})
-        if spans and r["start_s"] <= spans[-1]["end_s"]:
-            spans[-1]["end_s"] = max(spans[-1]["end_s"], r["end_s"])
-            spans[-1]["peak"] = max(spans[-1]["peak"], r["anomaly"] or 0.0)
-            spans[-1]["track_ids"] = sorted(set(spans[-1]["track_ids"]) | set(who))
-        else:
-            spans.append(
-                {"start_s": r["start_s"], "end_s": r["end_s"], "peak": r["anomaly"] or 0.0, "track_ids": who}
-            )
-    return spans

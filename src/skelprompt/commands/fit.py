@@ -1,0 +1,103 @@
+"""`skelprompt fit`: a detector from normal clip files and normal videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from skelprompt.commands.common import choose_model, read_clip_inputs
+from skelprompt.commands.options import (
+    InputSize,
+    Layout,
+    PoseBackend,
+    TrustPickle,
+    WindowLength,
+    WindowStride,
+)
+from skelprompt.detector import DetectorConfig
+from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, DEFAULT_POSE_INPUT_SIZE, FootageSettings
+from skelprompt.footage.windows import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
+
+console = Console()
+
+# the detector options' defaults are the DetectorConfig's own, so the two cannot drift apart
+_DEFAULTS = DetectorConfig()
+DEFAULT_FALSE_ALARMS_PER_HOUR = 1.0
+
+
+def fit(
+    normal: Annotated[list[str], typer.Argument(help="Clip files or folders of normal footage.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the detector (.safetensors).")],
+    model: Annotated[str | None, typer.Option(help="Model file; default: the bundled model.")] = None,
+    untrained: Annotated[bool, typer.Option(help="Use a randomly initialised encoder (control).")] = False,
+    ood: Annotated[str, typer.Option(help="OoD score: knn or mahalanobis.")] = _DEFAULTS.ood,
+    k: Annotated[int, typer.Option(help="Neighbours for the k-NN OoD score.")] = _DEFAULTS.k,
+    ood_features: Annotated[
+        str,
+        typer.Option(
+            help="What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained encoder), random (random encoder)."
+        ),
+    ] = _DEFAULTS.ood_features,
+    symmetric: Annotated[
+        bool,
+        typer.Option(help="Add mirrored (and person-swapped) copies of the normal clips to the normal set."),
+    ] = _DEFAULTS.symmetric,
+    prompt_weight: Annotated[
+        float, typer.Option(help="Weight of the prompt score against the OoD score.")
+    ] = _DEFAULTS.prompt_weight,
+    normal_weight: Annotated[
+        float, typer.Option(help="Weight of normal prompts when anomaly prompts are given too.")
+    ] = _DEFAULTS.normal_weight,
+    combine: Annotated[
+        str, typer.Option(help="How OoD and prompt combine: sum, paper, ood, prompt.")
+    ] = _DEFAULTS.combine,
+    false_alarm_rate: Annotated[
+        float, typer.Option(help="Fraction of normal clips allowed above the threshold.")
+    ] = _DEFAULTS.false_alarm_rate,
+    false_alarms_per_hour: Annotated[
+        float, typer.Option(help="For footage: alarms per hour of normal video allowed (sets the threshold).")
+    ] = DEFAULT_FALSE_ALARMS_PER_HOUR,
+    window_length: WindowLength = DEFAULT_LENGTH_S,
+    window_stride: WindowStride = DEFAULT_STRIDE_S,
+    input_size: InputSize = DEFAULT_POSE_INPUT_SIZE,
+    pose_backend: PoseBackend = DEFAULT_POSE_BACKEND,
+    trust_pickle: TrustPickle = False,
+    layout: Layout = "coco17",
+) -> None:
+    """Fit a detector on normal clips or normal videos (no training: feature statistics only).
+
+    Videos (and folders of them) are run through pose estimation and tracking, cut into
+    windows, and the threshold is set at --false-alarms-per-hour on that footage.
+    """
+    from skelprompt.detector import Detector
+    from skelprompt.footage import normal_footage, split_inputs
+
+    videos, others = split_inputs(normal)
+    clips = read_clip_inputs(others, trust_pickle, layout) if others else []
+    footage = None
+    if videos:
+        settings = FootageSettings(window_length, window_stride, input_size, pose_backend)
+        footage = normal_footage(videos, settings, false_alarms_per_hour)
+        clips += footage.clips
+        false_alarm_rate = footage.false_alarm_rate
+    try:
+        cfg = DetectorConfig(
+            ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, combine=combine,
+            prompt_weight=prompt_weight, normal_weight=normal_weight, false_alarm_rate=false_alarm_rate,
+        )  # fmt: skip
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    det = Detector(choose_model(model, untrained), cfg)
+    det.fit(clips, progress=True)
+    det.info["normal_sources"] = sorted({c.source or "" for c in clips})[:50]
+    if footage is not None:
+        det.info.update(footage.info)
+    det.save(out)
+    console.print(f"fitted on {len(clips)} normal clips -> [bold]{out}[/bold]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(fit)

@@ -1,0 +1,125 @@
+"""Live sources (webcams, URLs, or a file paced as a camera): a window scored every stride,
+alerts printed as they happen, one JSON line per window."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skelprompt.clip import Clip
+from skelprompt.footage.scoring import ClipScorer, score_windows
+from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, FootageSettings
+from skelprompt.footage.video import FALLBACK_FPS
+from skelprompt.footage.windows import cut_windows
+
+WHOLE_CLIP_S = 1e9  # a window length longer than any live window: one window over the whole clip
+
+
+@dataclass
+class LiveSummary:
+    source: str
+    windows: int
+    alerts: int
+    dropped_frames: int
+    seconds: float
+
+
+def live_windows(
+    source: str,
+    input_size: int,
+    length_s: float,
+    stride_s: float,
+    max_frames: int | None = None,
+    queue_size: int = 8,
+    realtime: bool = False,
+    on_frame: Callable[[], None] | None = None,
+    pose_backend: str = DEFAULT_POSE_BACKEND,
+) -> Iterator[tuple[Clip, Any]]:
+    """Yield a window clip every ``stride_s`` seconds from a live source, keeping only the
+    last ``length_s`` seconds of poses (bounded memory). The stream object is yielded too so
+    callers can read its drop count."""
+    from skelprompt.tracks import clip_from_frames
+    from skelprompt.video.pose import get_backend
+    from skelprompt.video.stream import FrameStream
+    from skelprompt.video.track_video import iter_tracked
+
+    backend = get_backend(pose_backend, input_size=input_size)
+    with FrameStream(source, maxsize=queue_size, realtime=realtime, max_frames=max_frames) as stream:
+        fps = stream.fps or FALLBACK_FPS
+        length, stride = max(2, round(length_s * fps)), max(1, round(stride_s * fps))
+        buf: deque[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=length)
+        since = 0
+        h, w = stream.size
+        for frame, det, ids in iter_tracked(stream, backend):
+            buf.append((frame.index, ids, det.keypoints, det.scores))
+            since += 1
+            if on_frame:
+                on_frame()
+            if len(buf) < length or since < stride:  # score full windows only
+                continue
+            since = 0
+            clip = clip_from_frames(
+                [(i, k, s) for _, i, k, s in buf], 17, 1, layout=backend.layout, fps=fps, img_shape=(h, w),
+                source=str(source), start_frame=buf[0][0],
+            )  # fmt: skip
+            if clip is not None:
+                yield clip, stream
+
+
+def score_live(
+    detector: ClipScorer,
+    source: str,
+    settings: FootageSettings,
+    prompts: list[str] | None = None,
+    normal_prompts: list[str] | None = None,
+    jsonl: Path | None = None,
+    max_frames: int | None = None,
+    realtime: bool = False,
+    echo: Callable[[str], None] = print,
+) -> LiveSummary:
+    """Score a live source window by window, printing alerts as they happen and appending
+    one JSON line per window to ``jsonl``. Returns a summary (windows, alerts, drops)."""
+    out = open(jsonl, "a", encoding="utf-8") if jsonl else None  # noqa: SIM115 - appended live
+    n_windows = n_alerts = 0
+    dropped = 0
+    started = time.perf_counter()
+    try:
+        for clip, stream in live_windows(
+            source, settings.pose_input_size, settings.window_length_s, settings.window_stride_s,
+            max_frames, realtime=realtime, pose_backend=settings.pose_backend,
+        ):  # fmt: skip
+            rows, s = score_windows(
+                detector, cut_windows(clip, length_s=WHOLE_CLIP_S), prompts, normal_prompts
+            )
+            if not rows or s is None:
+                continue
+            w = rows[0]
+            fps = clip.fps or FALLBACK_FPS
+            w.start_frame, w.end_frame = clip.start_frame, clip.start_frame + clip.num_frames
+            w.start_s, w.end_s = w.start_frame / fps, w.end_frame / fps
+            dropped = stream.dropped
+            n_windows += 1
+            if w.is_anomaly:
+                n_alerts += 1
+                who = [p.track_id for p in w.persons if p.is_anomaly]
+                echo(f"ALERT {w.start_s:.1f}-{w.end_s:.1f}s anomaly {w.anomaly:.2f} persons {who}")
+            if out:
+                line = {**asdict(w), "dropped_frames": dropped, "threshold": s.threshold}
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+    finally:
+        if out:
+            out.close()
+    return LiveSummary(source, n_windows, n_alerts, dropped, round(time.perf_counter() - started, 2))
+
+
+def stderr_echo(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
