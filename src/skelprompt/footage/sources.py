@@ -86,8 +86,8 @@ def split_inputs(paths: list[str]) -> tuple[list[str], list[str]]:
 
 def extract(video: str, settings: FootageSettings, progress: bool = True) -> Clip:
     """Pose estimation and tracking over a whole video file."""
-    from skelprompt.video.track_video import extract_clip
     from skelprompt.video.pose import get_backend
+    from skelprompt.video.track_video import extract_clip
 
     backend = get_backend(settings.pose_backend, input_size=settings.pose_input_size)
     return extract_clip(video, backend=backend, progress=progress)
