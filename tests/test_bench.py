@@ -10,8 +10,8 @@ import pytest
 from skelprompt.bench import baselines as B
 from skelprompt.bench import protocols as P
 from skelprompt.bench import robustness as R
+from skelprompt.bench.leave_out import check_leave_out, pretraining_datasets
 from skelprompt.bench.metrics import false_alarm_at_recall, per_class_auc, roc_auc
-from skelprompt.bench.runner import check_leave_out, pretraining_datasets
 from skelprompt.errors import ModelError
 
 
@@ -197,3 +197,72 @@ def test_symmetric_pose_ood(sbu):
     assert np.allclose(det.score(mirrored).ood, 0, atol=1e-4)  # a mirrored normal clip is at distance 0
     assert (det.stats["pose"]["normal_dist"] > 0).all()  # leave-one-out excludes a clip's own variants
     np.testing.assert_allclose(mirrored[0].mirrored().keypoint, sbu[0].keypoint, atol=1e-3)
+
+
+def test_leave_out_check_reads_aliases_and_nested_records():
+    with pytest.raises(ModelError, match="nw_ucla"):  # an alias, inside the nested pretrain record
+        check_leave_out({"pretrain": {"sources": [{"name": "UCLA"}]}}, "nw_ucla")
+    assert pretraining_datasets({"pretrain": {"data": "k3hi"}, "datasets": ["msr"]}) == ["msr", "k3hi"]
+    assert check_leave_out({"exclude": "nw-ucla"}, "nw_ucla") == "verified"
+    assert check_leave_out({"exclude": "sbu"}, "k3hi") == "unverified"
+
+
+def test_prompt_study_sets():
+    from skelprompt.bench.prompt_study import study_sets
+
+    sbu = P.get_benchmark("sbu-violence")
+    normal = P.normal_prompts_for(sbu)
+    sets = study_sets(sbu, normal)
+    labels = [s.label for s in sets]
+    assert labels[: 1 + len(sbu.phrasings)] == ["protocol", *sbu.phrasings]
+    ens = sets[labels.index("ensemble (max over all phrasings)")]
+    assert ens.kind == "ensemble" and ens.anomaly[: len(sbu.prompts)] == list(sbu.prompts)
+    assert len(ens.anomaly) == len(set(sbu.prompts) | set(sbu.phrasings))  # no prompt twice
+    assert sets[labels.index("ensemble minus normal")].normal == normal
+    # bare class names differ from the templated ones: both normal-only sets, last
+    assert [(s.kind, s.normal) for s in sets[-2:]] == [("normal", normal), ("normal", list(sbu.normal))]
+    novel = P.get_benchmark("ucla-novel")  # no anomaly prompts: normal-only sets alone
+    assert {s.kind for s in study_sets(novel, P.normal_prompts_for(novel))} == {"normal"}
+    urfd = P.get_benchmark("urfd-fall")  # its only normal class is "normal": no bare-name set
+    assert [s.label for s in study_sets(urfd, P.normal_prompts_for(urfd))][-1] == "normal-only (templated)"
+
+
+def test_detector_with_and_ood_plus_prompt(sbu):
+    from skelprompt.bench.variants import detector_with, ood_plus_prompt
+    from skelprompt.detector import Detector, DetectorConfig
+    from skelprompt.model import untrained_model
+    from skelprompt.scoring import standardised
+
+    model = untrained_model("small", seed=1, embed_dims=(16, 32), num_blocks=1)
+    det = Detector(model, DetectorConfig(ood_features="model", symmetric=False)).fit(sbu[:8])
+    ood_only = detector_with(det, combine="ood")
+    assert det.config.combine == "sum" and ood_only.config.combine == "ood"  # the original untouched
+    assert ood_only.stats is det.stats and ood_only.config.k == det.config.k
+    ft, et, _ = det.features(sbu[8:14])
+    ood = det.ood_distance(ft)
+    np.testing.assert_array_equal(
+        ood_only.score_features(ft, et).anomaly, standardised(ood, det.normal_ood, 99.0)
+    )
+    rng = np.random.default_rng(0)
+    prompt, normal_prompt = rng.normal(size=6), rng.normal(size=8)
+    expected = standardised(ood, det.normal_ood, 99.0) + standardised(prompt, normal_prompt, 99.0)
+    np.testing.assert_array_equal(ood_plus_prompt(det, ood, prompt, normal_prompt), expected)  # bit for bit
+
+
+def test_achieved_error_rates(sbu):
+    clips = sbu[:6]
+    assert R.achieved(clips, R.corrupt(clips, "clean", 0.0), "clean") == 0.0
+    assert R.achieved(clips, R.corrupt(clips, "drop", 0.3, seed=1), "drop") == pytest.approx(0.3, abs=0.01)
+    assert R.achieved(clips, R.corrupt(clips, "extra", 1.0, seed=1), "extra") == 1.0
+    assert R.achieved(clips, R.corrupt(clips, "swap", 0.4, seed=1), "swap") == pytest.approx(0.4, abs=0.02)
+    assert R.achieved(clips, R.corrupt(clips, "noise", 0.1, seed=1), "noise") == pytest.approx(0.1, rel=0.15)
+
+
+def test_descriptor_sequences_put_persons_side_by_side(sbu):
+    from skelprompt.bench.peer import descriptor_sequences
+
+    d = B.descriptors(sbu[:3], persons=2)
+    seq = descriptor_sequences(d, B.DESCRIPTOR_FRAMES)
+    assert seq.shape == (3, B.DESCRIPTOR_FRAMES, 2 * 26)
+    per_person = d.reshape(3, 2, B.DESCRIPTOR_FRAMES, 26)
+    np.testing.assert_array_equal(seq[:, 5, 26:], per_person[:, 1, 5])  # person 1, frame 5

@@ -71,10 +71,14 @@ class SequenceAutoencoder:
         return ((self.net(xs) - xs) ** 2).mean((1, 2)).numpy().astype(np.float64)
 
 
+def descriptor_sequences(desc: np.ndarray, frames: int) -> np.ndarray:
+    """Flattened raw-pose descriptors [N, persons * frames * 26] as sequences [N, frames, persons * 26]."""
+    x = np.asarray(desc).reshape(len(desc), -1, frames, 26).transpose(0, 2, 1, 3)
+    return x.reshape(len(x), frames, -1)
+
+
 def peer_scores(fit_desc: np.ndarray, test_desc: np.ndarray, frames: int, seed: int = 0, **kw) -> np.ndarray:
     """Train the peer on flattened raw-pose descriptors of normal clips and score the test ones."""
-    f = np.asarray(fit_desc).reshape(len(fit_desc), -1, frames, 26).transpose(0, 2, 1, 3)
-    t = np.asarray(test_desc).reshape(len(test_desc), -1, frames, 26).transpose(0, 2, 1, 3)
-    f = f.reshape(len(f), frames, -1)
-    t = t.reshape(len(t), frames, -1)
+    f = descriptor_sequences(fit_desc, frames)
+    t = descriptor_sequences(test_desc, frames)
     return SequenceAutoencoder(seed=seed, **kw).fit(f).score(t)

@@ -117,3 +117,24 @@ def corrupt(clips: list[Clip], kind: str, level: float, seed: int = 0) -> list[C
             out.append(extra_person(c, clips[j] if j != i or len(clips) == 1 else clips[i - 1], rng))
         return out
     raise ValueError(f"unknown injector {kind!r}")
+
+
+def achieved(clean: list[Clip], corrupted: list[Clip], kind: str) -> float:
+    """The error rate actually injected by ``corrupt`` (dropped fraction of the present joints,
+    swapped fraction of the frames, extra persons per clip, noise in torso lengths); 0 if clean."""
+    if kind == "drop":
+        a = sum(int((c.keypoint_score > 0).sum()) for c in clean)
+        b = sum(int((c.keypoint_score > 0).sum()) for c in corrupted)
+        return 1.0 - b / max(a, 1)
+    if kind == "swap":
+        fr = [np.diff(c.meta.get("swapped_frames", [0, 0]))[0] / c.num_frames for c in corrupted]
+        return float(np.mean(fr))
+    if kind == "extra":
+        return float(np.mean([t.num_persons - c.num_persons for c, t in zip(clean, corrupted, strict=True)]))
+    if kind == "noise":
+        vals = []
+        for c, t in zip(clean[:20], corrupted[:20], strict=True):  # 20 clips measure it well enough
+            ok = (c.keypoint_score > 0) & (t.keypoint_score > 0)
+            vals.append(float((t.keypoint - c.keypoint)[ok].std() / _torso(c)))
+        return float(np.mean(vals))
+    return 0.0

@@ -45,6 +45,12 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
     return load_model(path)
 
 
+def benchmark_threads() -> int:
+    """Torch threads for a benchmark run: at most 2, as the recorded results were made (the
+    thread count can change float rounding); the JSON's environment reports it."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def benchmark(
     name: Annotated[str, typer.Argument(help="Benchmark name (sbu-violence, ..., ucla-novel) or 'all'.")],
     data_root: Annotated[
@@ -66,6 +72,7 @@ def benchmark(
     seed: Annotated[int, typer.Option(help="Seed of the peer and the error injectors.")] = 0,
 ) -> None:
     """Run zero-shot anomaly benchmarks: method variants, untrained control, baselines, peer."""
+    import torch
     from rich.console import Console
 
     from skelprompt.bench.protocols import BENCHMARKS, get_benchmark
@@ -91,6 +98,7 @@ def benchmark(
         else:
             m = resolve_model(bench.dataset, data_root)
         console.print(f"[bold]{n}[/bold]")
+        torch.set_num_threads(benchmark_threads())  # a process-wide setting: the command's to make
         results.append(
             run_benchmark(
                 n, data_root, m, prompt or None, robustness=robustness, peer=peer, max_folds=max_folds,

@@ -1,0 +1,121 @@
+"""The method's variants of one fold: each gives per-clip anomaly scores under a result label.
+
+- on cached model features: prompt only, OoD only (k-NN, Mahalanobis) and both combined
+  (``sum``, ``paper``), for the method's model and the untrained control;
+- end to end through :class:`Detector` with its options (:data:`DETECTOR_VARIANTS`);
+- the model's prompt evidence with the normal-class prompts subtracted, against its k-NN OoD.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from skelprompt.bench.features import BenchPrompts, Features
+from skelprompt.bench.protocols import Fold
+from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.model import SkeletonTextModel
+from skelprompt.model.text import TextEncoder
+from skelprompt.scoring import combine_scores, prompt_score
+
+ScoreRow = tuple[str, np.ndarray]  # (result label, per-clip anomaly scores)
+
+# (name, config, which normal prompts): "protocol" = the benchmark's own prompts only,
+# "study" = plus the templated names of the normal classes as normal prompts
+DETECTOR_VARIANTS: list[tuple[str, DetectorConfig, str]] = [
+    ("skelprompt default", DetectorConfig(), "protocol"),
+    ("skelprompt default + normal prompts", DetectorConfig(), "study"),
+    ("skelprompt default, OoD only", DetectorConfig(combine="ood"), "protocol"),
+    ("skelprompt pose+random + normal prompts", DetectorConfig(ood_features="pose+random"), "study"),
+    ("skelprompt model + normal prompts", DetectorConfig(ood_features="model"), "study"),
+    ("skelprompt pose (swap+mirror) OoD only", DetectorConfig(ood_features="pose", combine="ood"), "protocol"),
+    ("skelprompt default, paper product", DetectorConfig(combine="paper"), "protocol"),
+]  # fmt: skip
+
+MODEL_FEATURE_OODS = ("knn", "mahalanobis")
+MODEL_FEATURE_COMBINES = ("ood", "sum", "paper")
+
+
+def detector_with(det: Detector, **changes: Any) -> Detector:
+    """``det`` with some config fields changed, sharing its fitted statistics; ``det`` untouched.
+
+    (To be replaced by ``Detector.with_options``.)"""
+    out = copy.copy(det)
+    out.config = dataclasses.replace(det.config, **changes)
+    return out
+
+
+def ood_plus_prompt(
+    det: Detector, ood: np.ndarray, prompt: np.ndarray, normal_prompt: np.ndarray
+) -> np.ndarray:
+    """Eq. 1 ``sum`` with the prompt at full weight: standardised OoD + standardised prompt.
+
+    ``ood`` comes from ``det`` (calibrated on its normal clips' distances); ``normal_prompt`` is
+    the prompt score of the same normal clips. Both use the detector's calibration percentile.
+    """
+    if det.normal_ood is None:
+        raise ValueError("the detector is not fitted")
+    return combine_scores(
+        ood, prompt, det.normal_ood, normal_prompt, method="sum",
+        percentile=det.config.calibration_percentile, prompt_weight=1.0,
+    )[2]  # fmt: skip
+
+
+def model_feature_rows(
+    model: SkeletonTextModel,
+    text_encoder: TextEncoder,
+    fit: Features,
+    test: Features,
+    prompts: BenchPrompts,
+    prefix: str = "",
+) -> tuple[list[ScoreRow], dict[str, Detector]]:
+    """Prompt only, then per OoD method: OoD only, full-sum and full-paper, on the model's own
+    features (no mirrors). Also returns the fitted detectors by OoD method (combine "sum")."""
+    ff, ef = fit
+    ft, et = test
+    rows: list[ScoreRow] = [(f"{prefix}prompt", prompt_score(et.astype(np.float64), prompts.ya, prompts.yn))]
+    dets: dict[str, Detector] = {}
+    for ood in MODEL_FEATURE_OODS:
+        cfg = DetectorConfig(ood=ood, ood_features="model", symmetric=False)
+        det = Detector(model, cfg, text_encoder=text_encoder).fit_features(ff, ef)
+        dets[ood] = det
+        for combine in MODEL_FEATURE_COMBINES:
+            sc = detector_with(det, combine=combine).score_features(
+                ft, et, prompts.anomaly_or_none, prompts.normal_or_none
+            )
+            label = f"{prefix}ood[{ood}]" if combine == "ood" else f"{prefix}full-{combine}[{ood}]"
+            rows.append((label, sc.anomaly))
+    return rows, dets
+
+
+def detector_variant_rows(
+    model: SkeletonTextModel,
+    text_encoder: TextEncoder,
+    fold: Fold,
+    prompts: BenchPrompts,
+    variants: list[tuple[str, DetectorConfig, str]],
+) -> list[ScoreRow]:
+    """Each variant fitted on the fold's normal clips and scored on its test clips, end to end."""
+    rows: list[ScoreRow] = []
+    for name, cfg, normal_kind in variants:
+        normal = prompts.study_normal if normal_kind == "study" else prompts.normal
+        det = Detector(model, cfg, text_encoder=text_encoder).fit(fold.fit)
+        rows.append((name, det.score(fold.test, prompts.anomaly_or_none, normal or None).anomaly))
+    return rows
+
+
+def normal_prompt_rows(
+    det_knn: Detector, fit: Features, test: Features, prompts: BenchPrompts
+) -> list[ScoreRow]:
+    """(anomaly prompt - normal-class prompt) evidence, alone and summed with the k-NN OoD of
+    ``det_knn``; none without anomaly prompts or normal-class names."""
+    if prompts.ya is None or prompts.yn_study is None:
+        return []
+    ef64, et64 = fit[1].astype(np.float64), test[1].astype(np.float64)
+    normal_prompt = prompt_score(ef64, prompts.ya, prompts.yn_study)
+    prompt = prompt_score(et64, prompts.ya, prompts.yn_study)
+    summed = ood_plus_prompt(det_knn, det_knn.ood_distance(test[0]), prompt, normal_prompt)
+    return [("full-sum[knn] with (prompt - normal prompt)", summed), ("prompt - normal prompt", prompt)]
