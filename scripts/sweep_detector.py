@@ -19,7 +19,7 @@ folds = bench.load_folds(sys.argv[3] if len(sys.argv) > 3 else None)
 model = load_model(model_path)
 ap = list(bench.prompts) or None
 npp = normal_prompts_for(bench)
-res = {}
+res: dict[str, list[float]] = {}
 for fold in folds:
     for src in ("pose", "pose+random", "pose+model", "random", "model", "pose+random+model"):
         for sym in (True, False):

@@ -91,7 +91,7 @@ class Tracker:
         self._next_id = 0
         # scipy.optimize takes seconds to import: load it when a tracker is made, not when this
         # module is (the CLI imports it for its defaults) nor inside a frame loop.
-        from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+        from scipy.optimize import linear_sum_assignment
 
         self._match = linear_sum_assignment
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,12 +55,12 @@ def per_class_auc(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str]
     """AUC of each anomaly class against all normal clips."""
     labels = np.asarray(labels)
     scores = np.asarray(scores)
-    classes = np.asarray(classes)
+    names = np.asarray(classes)
     normal = labels == 0
     out = {}
-    for c in sorted(set(classes[labels == 1].tolist())):
-        sel = normal | (classes == c)
-        out[c] = roc_auc((classes[sel] == c).astype(int), scores[sel])
+    for c in sorted(set(names[labels == 1].tolist())):
+        sel = normal | (names == c)
+        out[c] = roc_auc((names[sel] == c).astype(int), scores[sel])
     return out
 
 
@@ -79,9 +80,9 @@ def false_alarm_at_recall(labels: np.ndarray, scores: np.ndarray, recall: float 
     return float((neg >= t).mean())
 
 
-def evaluate(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str] | None = None) -> dict:
+def evaluate(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str] | None = None) -> dict[str, Any]:
     """AUC, false-alarm rate at 90% recall and (with classes) per-class AUC for one fold."""
-    out = {"auc": roc_auc(labels, scores), "far@90": false_alarm_at_recall(labels, scores, 0.9)}
+    out: dict[str, Any] = {"auc": roc_auc(labels, scores), "far@90": false_alarm_at_recall(labels, scores, 0.9)}
     if classes is not None:
         out["per_class"] = per_class_auc(labels, scores, classes)
     return out

@@ -117,7 +117,7 @@ MSR_ANOMALOUS = ("forward punch", "side boxing", "forward kick", "side kick")
 
 def msr_folds(clips: list[Clip]) -> list[Fold]:
     used = [c for c in clips if c.meta.get("used_in_cvpr12")]
-    normal = {c.label for c in used} - set(MSR_ANOMALOUS)
+    normal = {str(c.label) for c in used} - set(MSR_ANOMALOUS)
     pool = [c for c in used if c.meta["subject"] % 2 == 1]
     test = [c for c in used if c.meta["subject"] % 2 == 0]
     return [_fold("cross-subject", pool, test, normal, set(MSR_ANOMALOUS))]

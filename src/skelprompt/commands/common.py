@@ -17,7 +17,7 @@ from skelprompt.io.atomic import write_text_atomic
 
 def read_clip_inputs(paths: list[str], trust_pickle: bool = False, layout: str = "coco17") -> list[Clip]:
     """All clips in the given files and folders, with a progress bar for many files."""
-    files = expand_inputs(paths, CLIP_SUFFIXES)
+    files = expand_inputs([*paths], CLIP_SUFFIXES)
     clips: list[Clip] = []
     for f in tqdm(files, desc="reading", unit="file", disable=len(files) < 20):
         clips.extend(load_clips(f, trust_pickle=trust_pickle, layout=layout))
