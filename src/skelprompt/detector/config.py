@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -71,6 +71,16 @@ class DetectorConfig:
             value, want = getattr(self, f.name), type(f.default)
             if not has_type(value, want):
                 raise ValueError(f"detector option {f.name} must be of type {want.__name__}, got {value!r}")
+
+    def with_score_options(self, **changes: Any) -> DetectorConfig:
+        """A copy with score-time options changed; ValueError for the others."""
+        fit_time = sorted(set(changes) - set(SCORE_TIME_FIELDS))
+        if fit_time:
+            raise ValueError(
+                f"{', '.join(fit_time)}: only score-time options ({', '.join(SCORE_TIME_FIELDS)}) "
+                "can change after fitting; fit a new detector for the others"
+            )
+        return replace(self, **changes)
 
     def scorer_params(self) -> dict[str, Any]:
         """The keyword parameters of this config's OoD scorer (the fields it declares)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import replace
 from functools import partial
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from skelprompt.clip import Clip
 from skelprompt.detector import persistence, sources
-from skelprompt.detector.config import SCORE_TIME_FIELDS, DetectorConfig, Scores
+from skelprompt.detector.config import DetectorConfig, Scores
 from skelprompt.detector.scorers import OoDScorer
 from skelprompt.errors import ModelError
 from skelprompt.model.network import SkeletonTextModel
@@ -100,14 +99,8 @@ class Detector:
 
     def with_options(self, **changes: Any) -> Detector:
         """A copy sharing the fitted state, with score-time options changed."""
-        fit_time = sorted(set(changes) - set(SCORE_TIME_FIELDS))
-        if fit_time:
-            raise ValueError(
-                f"{', '.join(fit_time)}: only score-time options ({', '.join(SCORE_TIME_FIELDS)}) "
-                "can change after fitting; fit a new detector for the others"
-            )
         new = copy.copy(self)
-        new.config, new.info = replace(self.config, **changes), dict(self.info)
+        new.config, new.info = self.config.with_score_options(**changes), dict(self.info)
         if self.is_fitted and new.config.calibration_percentile != self.config.calibration_percentile:
             new.normal_ood = new._combine_sources(self.normal_dists)  # as a fit with it would
         return new
@@ -163,16 +156,8 @@ class Detector:
         p_o, p_t, anomaly = combine(ood, ps, normal_ood, ps_normal)
         _, _, normal_anomaly = combine(normal_ood, ps_normal, normal_ood, ps_normal)
         rate = self.config.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
-        return Scores(
-            ood=ood,
-            prompt=ps,
-            p_ood=p_o,
-            p_prompt=p_t,
-            anomaly=anomaly,
-            threshold=threshold_at_false_alarm_rate(normal_anomaly, rate),
-            prompts=list(prompts or []),
-            normal_prompts=list(normal_prompts or []),
-        )
+        threshold = threshold_at_false_alarm_rate(normal_anomaly, rate)
+        return Scores(ood, ps, p_o, p_t, anomaly, threshold, list(prompts or []), list(normal_prompts or []))
 
     def score(
         self,
