@@ -1,29 +1,19 @@
-"""Core: clips, points, the encoder, scoring equations, the detector and its files."""
+"""Core: layouts, clips, clip files, points, the encoder and model files, the pose descriptor."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from sklearn.covariance import LedoitWolf
-from sklearn.metrics import roc_auc_score
 
 from skelprompt.clip import Clip
-from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.errors import ClipError, FileFormatError, LayoutError, ModelError
 from skelprompt.io import load_clips, save_clips
 from skelprompt.io.pyskl import iter_pyskl, save_pyskl
 from skelprompt.layouts import CANONICAL_JOINTS, LAYOUTS, get_layout
 from skelprompt.model import extract_features, load_model, save_model, untrained_model
 from skelprompt.points import PointConfig, clip_to_points, clips_to_batch
-from skelprompt.scoring import (
-    combine_scores,
-    knn_distance,
-    mahalanobis,
-    prompt_score,
-    threshold_at_false_alarm_rate,
-)
-from tests.helpers import NORMAL_SBU, sbu_clips
+from tests.helpers import sbu_clips
 
 
 # ---------------------------------------------------------------- layouts and clips
@@ -189,122 +179,6 @@ def test_model_file_round_trip_and_errors(tmp_path) -> None:
         load_model(short)
 
 
-# ---------------------------------------------------------------- scoring equations
-def test_mahalanobis_matches_a_direct_computation() -> None:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 6))
-    lw = LedoitWolf().fit(x)
-    q = rng.normal(size=(5, 6))
-    direct = [np.sqrt((v - lw.location_) @ np.linalg.inv(lw.covariance_) @ (v - lw.location_)) for v in q]
-    np.testing.assert_allclose(mahalanobis(q, lw.location_, lw.get_precision()), direct, rtol=1e-6)
-
-
-def test_knn_distance_and_leave_one_out() -> None:
-    ref = np.array([[0.0], [1.0], [3.0], [6.0]])
-    np.testing.assert_allclose(knn_distance(np.array([[0.5]]), ref, k=2), [0.5])
-    np.testing.assert_allclose(knn_distance(ref, ref, k=1, exclude_self=True), [1, 1, 2, 3])
-
-
-def test_prompt_score_and_calibration() -> None:
-    emb = np.eye(3)
-    ya, yn = np.eye(3)[[0]], np.eye(3)[[1]]
-    np.testing.assert_allclose(prompt_score(emb, ya, None), [1, 0, 0])
-    np.testing.assert_allclose(prompt_score(emb, None, yn), [1, 0, 1])
-    np.testing.assert_allclose(prompt_score(emb, ya, yn), [1, -1, 0])
-    normal = np.linspace(0, 1, 101)
-    p_o, p_t, a = combine_scores(np.array([0.5, 2.0]), np.array([0.99, 0.5]), normal, normal, "paper")
-    np.testing.assert_allclose(p_o, [0.5 / 0.99, 1.0])  # w1 = 1 / 99th percentile, clipped at 1
-    np.testing.assert_allclose(a, p_o * p_t)
-    _, _, s = combine_scores(np.array([2.0, 3.0]), np.zeros(2), normal, normal, "sum")
-    assert s[1] > s[0]  # the sum keeps clips beyond the 99th percentile ranked
-    assert threshold_at_false_alarm_rate(normal, 0.1) == pytest.approx(0.9)
-    assert (normal > threshold_at_false_alarm_rate(normal, 0.05)).mean() <= 0.05
-
-
-# ---------------------------------------------------------------- detector
-@pytest.fixture(scope="module")
-def sbu_split():
-    clips = sbu_clips()
-    train = [c for c in clips if c.meta["set"] not in ("s01s02", "s01s03") and c.label in NORMAL_SBU]
-    test = [c for c in clips if c.meta["set"] in ("s01s02", "s01s03")]
-    return train, test
-
-
-@pytest.mark.parametrize("ood", ["knn", "mahalanobis"])
-def test_detector_fits_scores_and_thresholds_on_sbu(sbu_split, ood) -> None:
-    train, test = sbu_split
-    cfg = DetectorConfig(ood=ood, ood_features="model", false_alarm_rate=0.1)
-    det = Detector(untrained_model(seed=0), cfg).fit(train)
-    s = det.score(test)
-    y = np.array([c.label not in NORMAL_SBU for c in test])
-    assert roc_auc_score(y, s.ood) > 0.5  # an untrained encoder already separates somewhat
-    normal_scores = det.score(train)
-    # threshold from cross-fitted normal scores: in-sample false alarms stay below the rate
-    assert (normal_scores.anomaly > s.threshold).mean() <= 0.1
-    assert np.array_equal(det.predict(test), s.is_anomaly.astype(int))
-
-
-def test_prompts_change_the_score(sbu_split) -> None:
-    train, test = sbu_split
-    det = Detector(untrained_model(seed=0), DetectorConfig(ood_features="model")).fit(train)
-    plain = det.score(test)
-    prompted = det.score(test, prompts=["kicking another person"], normal_prompts=["two people hugging"])
-    np.testing.assert_allclose(plain.ood, prompted.ood)
-    assert not np.allclose(plain.anomaly, prompted.anomaly)
-    assert prompted.prompts == ["kicking another person"]
-
-
-def test_detector_save_load_round_trip(sbu_split, tmp_path) -> None:
-    train, test = sbu_split
-    model = untrained_model(seed=4)
-    det = Detector(model, DetectorConfig(ood="mahalanobis", ood_features="model", combine="paper")).fit(train)
-    path = tmp_path / "det.safetensors"
-    det.save(path)
-    back = Detector.load(path, expect_model=model)
-    a = det.score(test, prompts=["punching another person"])
-    b = back.score(test, prompts=["punching another person"])
-    np.testing.assert_allclose(a.anomaly, b.anomaly, rtol=1e-5, atol=1e-7)
-    assert a.threshold == pytest.approx(b.threshold)
-    with pytest.raises(ModelError, match="fitted with another model"):
-        Detector.load(path, expect_model=untrained_model(seed=5))
-    mpath = tmp_path / "model.safetensors"
-    save_model(mpath, model)
-    with pytest.raises(ModelError, match="not a skelprompt detector file"):
-        Detector.load(mpath)
-    cut = tmp_path / "cut.safetensors"
-    cut.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
-    with pytest.raises(ModelError, match="cut.safetensors"):
-        Detector.load(cut)
-
-
-def test_detector_needs_clips_and_fitting() -> None:
-    det = Detector(untrained_model())
-    with pytest.raises(ModelError, match="not fitted"):
-        det.score(sbu_clips()[:2])
-    with pytest.raises(ModelError, match="at least 3"):
-        det.fit(sbu_clips()[:2])
-
-
-def test_multi_source_symmetric_detector_round_trip(sbu_split, tmp_path) -> None:
-    train, test = sbu_split
-    cfg = DetectorConfig(ood_features="pose+random+model", prompt_weight=0.5, normal_weight=0.5)
-    train = train[::2]  # half the normal clips keep this test quick
-    det = Detector(untrained_model(seed=6), cfg).fit(train)
-    # the pose source holds 4 variants per clip (as is, mirrored, swapped, both), encoders 2
-    assert det.stats["pose"]["normal"].shape[0] == 4 * len(train)
-    assert det.stats["random"]["normal"].shape[0] == 2 * len(train)
-    # leave-one-out excludes each clip's own mirror: no normal clip is at distance 0
-    assert (det.stats["pose"]["normal_dist"] > 1e-6).all()
-    s = det.score(test, prompts=["kicking another person"], normal_prompts=["two people hugging"])
-    y = np.array([c.label not in NORMAL_SBU for c in test])
-    assert roc_auc_score(y, s.ood) > 0.7
-    path = tmp_path / "multi.safetensors"
-    det.save(path)
-    back = Detector.load(path)
-    s2 = back.score(test, prompts=["kicking another person"], normal_prompts=["two people hugging"])
-    np.testing.assert_allclose(s.anomaly, s2.anomaly, rtol=1e-6, atol=1e-8)
-
-
 def test_mirrored_clip_swaps_sides() -> None:
     clip = sbu_clips()[0]
     m = clip.mirrored()
@@ -316,13 +190,6 @@ def test_mirrored_clip_swaps_sides() -> None:
     np.testing.assert_allclose(
         m.keypoint[:, :, ls, 0][ok], 2 * cx - clip.keypoint[:, :, rs, 0][ok], rtol=1e-5
     )
-
-
-def test_bad_detector_options_are_clear() -> None:
-    with pytest.raises(ValueError, match="bad ood_features"):
-        DetectorConfig(ood_features="pose+telepathy")
-    with pytest.raises(ValueError, match="unknown OoD method"):
-        DetectorConfig(ood="lof")
 
 
 def test_pose_descriptor_sorted_by_x_ignores_track_id_switches() -> None:

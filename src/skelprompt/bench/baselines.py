@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from sklearn.covariance import LedoitWolf
 
 from skelprompt.clip import Clip
+from skelprompt.detector import DetectorConfig
 from skelprompt.pose_descriptor import (  # noqa: F401 - re-exported for the benchmark code
     DESCRIPTOR_FRAMES,
     descriptors,
@@ -20,7 +20,6 @@ from skelprompt.pose_descriptor import (  # noqa: F401 - re-exported for the ben
 )
 from skelprompt.pose_descriptor import body_scale as _scale
 from skelprompt.pose_descriptor import canonical_arrays as _canonical
-from skelprompt.scoring import knn_distance, mahalanobis
 
 
 def metres_view(clip: Clip) -> Clip:
@@ -75,25 +74,19 @@ def neg_min_person_distance(clip: Clip) -> float:
 
 
 class DescriptorOoD:
-    """Ledoit-Wolf Mahalanobis or k-NN (mean distance to k nearest) on raw-pose descriptors."""
+    """A registered OoD scorer (``knn``: mean distance to the k nearest, ``mahalanobis``:
+    Ledoit-Wolf) on raw-pose descriptors: the detector's own scorers, without its sources."""
 
-    def __init__(self, method: str = "knn", k: int = 5) -> None:
-        if method not in ("knn", "mahalanobis"):
-            raise ValueError(f"unknown method {method!r}")
-        self.method, self.k = method, k
+    def __init__(self, method: str = "knn", k: int = DetectorConfig.k) -> None:
+        self.method = method
+        self.scorer = DetectorConfig(ood=method, k=k).new_scorer()  # ValueError for unknown methods
 
     def fit(self, x: np.ndarray) -> DescriptorOoD:
-        self.ref = np.asarray(x, np.float64)
-        if self.method == "mahalanobis":
-            lw = LedoitWolf().fit(self.ref)
-            self.mean, self.precision = lw.location_, lw.get_precision()
+        self.scorer.fit(np.asarray(x, np.float64))
         return self
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float64)
-        if self.method == "knn":
-            return knn_distance(x, self.ref, self.k)
-        return mahalanobis(x, self.mean, self.precision)
+        return self.scorer.decision_function(np.asarray(x, np.float64))
 
 
 SIMPLE_BASELINES = {

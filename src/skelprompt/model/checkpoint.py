@@ -45,7 +45,12 @@ def read_safetensors_metadata(path: Path) -> dict[str, str]:
         raise ModelError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelError(f"{path}: not a safetensors file (header is not JSON)") from None
-    return header.get("__metadata__", {}) or {}
+    if not isinstance(header, dict):
+        raise ModelError(f"{path}: not a safetensors file (header is not a JSON object)")
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ModelError(f"{path}: the safetensors metadata is not a JSON object of strings")
+    return meta
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

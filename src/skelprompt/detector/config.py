@@ -1,0 +1,122 @@
+"""The detector's options (with their defaults, written only here) and its per-clip scores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from skelprompt.detector.scorers import SCORERS, OoDScorer, make_scorer, scorer_names
+from skelprompt.scoring import COMBINES
+
+OOD_SOURCES = ("model", "random", "pose")
+# options that only change how fitted statistics are turned into scores
+SCORE_TIME_FIELDS = (
+    "combine",
+    "prompt_weight",
+    "normal_weight",
+    "calibration_percentile",
+    "false_alarm_rate",
+)
+
+
+@dataclass
+class DetectorConfig:
+    ood: str = "knn"  # a registered OoD scorer: "knn" | "mahalanobis" (the paper's) | ...
+    k: int = 5
+    # what the OoD distance is measured on, "+"-joined: "model" (F of the model, the paper's),
+    # "random" (F of a fixed randomly initialised encoder), "pose" (the raw-pose descriptor);
+    # several sources add their standardised distances
+    ood_features: str = "pose+model"  # the default measured best over the benchmarks (README)
+    pose_persons: int = 2  # persons kept in the raw-pose descriptor
+    pose_order_by_x: bool = True  # sort persons left to right per frame: immune to track-id switches
+    # add the left/right mirror (and, for the pose descriptor, the person-swapped) versions of
+    # every normal clip to the normal set: normal footage can show any actor on either side
+    symmetric: bool = True
+    normalize_features: bool = True  # L2-normalise encoder features before distances
+    combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
+    prompt_weight: float = 0.25  # weight of the standardised prompt score in "sum"
+    normal_weight: float = 0.5  # weight of the normal prompts when both kinds are given
+    calibration_percentile: float = 99.0
+    false_alarm_rate: float = 0.01
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self.ood_features.split("+"))
+
+    def __post_init__(self) -> None:
+        self._check_types()
+        if self.ood not in SCORERS:
+            raise ValueError(f"unknown OoD method {self.ood!r}; choose from {scorer_names()}")
+        bad = [x for x in self.sources if x not in OOD_SOURCES] or len(set(self.sources)) != len(self.sources)
+        if bad:
+            raise ValueError(
+                f"bad ood_features {self.ood_features!r}: '+'-join distinct names of {OOD_SOURCES}"
+            )
+        if self.combine not in COMBINES:
+            raise ValueError(f"unknown combine method {self.combine!r}; choose from {COMBINES}")
+        if self.k < 1 or self.pose_persons < 1:
+            raise ValueError(f"k and pose_persons must be at least 1, got {self.k} and {self.pose_persons}")
+        if not 0.0 <= self.calibration_percentile <= 100.0:
+            raise ValueError(f"calibration_percentile must be in [0, 100], got {self.calibration_percentile}")
+        if not 0.0 <= self.false_alarm_rate < 1.0:
+            raise ValueError(f"false_alarm_rate must be in [0, 1), got {self.false_alarm_rate}")
+
+    def _check_types(self) -> None:
+        """Each field has its default's type; configs also come from JSON in detector files."""
+        for f in fields(self):
+            value, want = getattr(self, f.name), type(f.default)
+            if not has_type(value, want):
+                raise ValueError(f"detector option {f.name} must be of type {want.__name__}, got {value!r}")
+
+    def with_score_options(self, **changes: Any) -> DetectorConfig:
+        """A copy with score-time options changed; ValueError for the others."""
+        fit_time = sorted(set(changes) - set(SCORE_TIME_FIELDS))
+        if fit_time:
+            raise ValueError(
+                f"{', '.join(fit_time)}: only score-time options ({', '.join(SCORE_TIME_FIELDS)}) "
+                "can change after fitting; fit a new detector for the others"
+            )
+        return replace(self, **changes)
+
+    def scorer_params(self) -> dict[str, Any]:
+        """The keyword parameters of this config's OoD scorer (the fields it declares)."""
+        return {name: getattr(self, name) for name in SCORERS[self.ood].config_fields}
+
+    def new_scorer(self) -> OoDScorer:
+        return make_scorer(self.ood, **self.scorer_params())
+
+
+def has_type(value: object, want: type) -> bool:
+    """``isinstance`` as JSON values need it: bools are not numbers, ints may stand for floats,
+    floats must be finite."""
+    if want is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if want is int:
+        return isinstance(value, Integral)
+    if want is float:
+        return isinstance(value, Real) and math.isfinite(value)
+    return isinstance(value, want)
+
+
+@dataclass
+class Scores:
+    """Per-clip scores. ``ood`` and ``prompt`` are raw; ``p_ood``/``p_prompt`` calibrated."""
+
+    ood: np.ndarray
+    prompt: np.ndarray
+    p_ood: np.ndarray
+    p_prompt: np.ndarray
+    anomaly: np.ndarray
+    threshold: float
+    prompts: list[str] = field(default_factory=list)
+    normal_prompts: list[str] = field(default_factory=list)
+
+    @property
+    def is_anomaly(self) -> np.ndarray:
+        return self.anomaly > self.threshold

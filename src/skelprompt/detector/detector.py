@@ -1,0 +1,203 @@
+"""The detector: fit on normal clips (no gradient step), score clips with or without prompts.
+
+PyOD-like: ``fit(clips)``, ``decision_function(clips, ...)`` (higher = more anomalous),
+``predict(clips, ...)`` (1 = anomaly, using a threshold at the false-alarm rate chosen on the
+normal clips). The OoD distance comes from a registered scorer (``scorers/``) per feature
+source (``sources.py``); normal clips' own distances are cross-fitted by the scorer so the
+calibration and threshold are not flattered by in-sample fits. Files: ``persistence.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from functools import partial
+from typing import Any, cast
+
+import numpy as np
+
+from skelprompt.clip import Clip
+from skelprompt.detector import persistence, sources
+from skelprompt.detector.config import DetectorConfig, Scores
+from skelprompt.detector.scorers import OoDScorer
+from skelprompt.errors import ModelError
+from skelprompt.model.network import SkeletonTextModel
+from skelprompt.model.text import TextEncoder, get_text_encoder
+from skelprompt.scoring import combine_scores, prompt_score, standardised, threshold_at_false_alarm_rate
+
+
+class Detector:
+    """Prompt-guided anomaly detector on top of a (frozen) skeleton-text model."""
+
+    def __init__(
+        self,
+        model: SkeletonTextModel,
+        config: DetectorConfig | None = None,
+        text_encoder: TextEncoder | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or DetectorConfig()
+        self._text_encoder = text_encoder
+        self.random_encoder: SkeletonTextModel | None = None
+        if "random" in self.config.sources:
+            self.random_encoder = sources.random_encoder(model.cfg)
+        # per OoD source: the fitted scorer and the normal clips' cross-fitted distances
+        self.scorers: dict[str, OoDScorer] = {}
+        self.normal_dists: dict[str, np.ndarray] = {}
+        self.normal_embeddings: np.ndarray | None = None
+        self.normal_ood: np.ndarray | None = None
+        self.info: dict[str, Any] = {}
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.normal_ood is not None
+
+    @property
+    def stats(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per OoD source: its scorer's tensors and ``normal_dist``, as a file stores them."""
+        return {s: {**sc.to_tensors(), "normal_dist": self.normal_dists[s]} for s, sc in self.scorers.items()}
+
+    def features(self, clips: list[Clip], progress: bool = False, for_fit: bool = False) -> sources.Features:
+        """``(F(x), f(x), other OoD sources)`` for clips; pass them to fit_/score_features.
+
+        With ``for_fit`` and ``config.symmetric``, the encoder features of the mirrored clips
+        come too (as ``"<source>_mirror"``)."""
+        return sources.source_features(self.model, self.random_encoder, self.config, clips, progress, for_fit)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, clips: list[Clip], progress: bool = False) -> Detector:
+        """Store the statistics of the OoD features on normal clips. Needs at least 3 clips."""
+        if len(clips) < 3:
+            raise ModelError(f"fitting needs at least 3 normal clips, got {len(clips)}")
+        feats, embs, extra = self.features(clips, progress=progress, for_fit=True)
+        self.fit_features(feats, embs, extra)
+        self.info.update({"num_normal_clips": len(clips)})
+        return self
+
+    def fit_features(
+        self, feats: np.ndarray, embs: np.ndarray, extra: dict[str, np.ndarray] | None = None
+    ) -> Detector:
+        """Fit from precomputed features (``Detector.features(clips, for_fit=True)``)."""
+        extra = extra or {}
+        self.normal_embeddings = np.asarray(embs, np.float64)
+        self.scorers, self.normal_dists = {}, {}
+        for src, x in sources.source_arrays(self.config, feats, extra).items():
+            variants = sources.variants(self.config, src, x, extra)
+            groups = np.tile(np.arange(len(x)), len(variants))
+            scorer = self.config.new_scorer().fit(variants.reshape(-1, variants.shape[-1]), groups)
+            self.scorers[src] = scorer
+            self.normal_dists[src] = scorer.cross_fitted(x)
+        self.normal_ood = self._combine_sources(self.normal_dists)
+        return self
+
+    def _combine_sources(self, dists: dict[str, np.ndarray]) -> np.ndarray:
+        """One source: its raw distance. Several: the sum of their standardised distances."""
+        if len(dists) == 1:
+            return next(iter(dists.values()))
+        pct = self.config.calibration_percentile
+        return cast(np.ndarray, sum(standardised(d, self.normal_dists[s], pct) for s, d in dists.items()))
+
+    def with_options(self, **changes: Any) -> Detector:
+        """A copy sharing the fitted state, with score-time options changed."""
+        new = copy.copy(self)
+        new.config, new.info = self.config.with_score_options(**changes), dict(self.info)
+        if self.is_fitted and new.config.calibration_percentile != self.config.calibration_percentile:
+            new.normal_ood = new._combine_sources(self.normal_dists)  # as a fit with it would
+        return new
+
+    def checksum(self) -> str:
+        """A SHA-256 of the configuration and fitted state, to name the detector results came
+        from; the same after save and load."""
+        return persistence.checksum(self)
+
+    # ------------------------------------------------------------------ scoring
+    def text_encoder(self) -> TextEncoder:
+        if self._text_encoder is None:
+            self._text_encoder = get_text_encoder(self.model.cfg.text_encoder)
+        enc = self._text_encoder
+        if enc.dim != self.model.cfg.text_dim:
+            raise ModelError(
+                f"text encoder {enc.name!r} gives {enc.dim}-d embeddings, the model projects to {self.model.cfg.text_dim}"
+            )
+        return enc
+
+    def _embed(self, texts: list[str] | None) -> np.ndarray | None:
+        if not texts:
+            return None
+        return self.text_encoder().encode(list(texts)).astype(np.float64)
+
+    def ood_distance(self, feats: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        self._check_fitted()
+        arrays = sources.source_arrays(self.config, feats, extra)
+        return self._combine_sources({s: self.scorers[s].decision_function(x) for s, x in arrays.items()})
+
+    def score_features(
+        self,
+        feats: np.ndarray,
+        embs: np.ndarray,
+        prompts: list[str] | None = None,
+        normal_prompts: list[str] | None = None,
+        false_alarm_rate: float | None = None,
+        extra: dict[str, np.ndarray] | None = None,
+    ) -> Scores:
+        """Scores from precomputed features (see :meth:`score`)."""
+        normal_ood, normal_embeddings = self._check_fitted()
+        ya, yn = self._embed(prompts), self._embed(normal_prompts)
+        ood = self.ood_distance(feats, extra)
+        ps = prompt_score(np.asarray(embs, np.float64), ya, yn, self.config.normal_weight)
+        ps_normal = prompt_score(normal_embeddings, ya, yn, self.config.normal_weight)
+        combine = partial(
+            combine_scores,
+            method=self.config.combine,
+            percentile=self.config.calibration_percentile,
+            use_prompt=ya is not None or yn is not None,
+            prompt_weight=self.config.prompt_weight,
+        )
+        p_o, p_t, anomaly = combine(ood, ps, normal_ood, ps_normal)
+        _, _, normal_anomaly = combine(normal_ood, ps_normal, normal_ood, ps_normal)
+        rate = self.config.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
+        threshold = threshold_at_false_alarm_rate(normal_anomaly, rate)
+        return Scores(ood, ps, p_o, p_t, anomaly, threshold, list(prompts or []), list(normal_prompts or []))
+
+    def score(
+        self,
+        clips: list[Clip],
+        prompts: list[str] | None = None,
+        normal_prompts: list[str] | None = None,
+        false_alarm_rate: float | None = None,
+        progress: bool = False,
+    ) -> Scores:
+        """OoD, prompt and anomaly scores for ``clips`` and the threshold for the prompts given."""
+        self._check_fitted()
+        feats, embs, extra = self.features(clips, progress=progress)
+        return self.score_features(feats, embs, prompts, normal_prompts, false_alarm_rate, extra)
+
+    def decision_function(
+        self, clips: list[Clip], prompts: list[str] | None = None, normal_prompts: list[str] | None = None
+    ) -> np.ndarray:
+        return self.score(clips, prompts, normal_prompts).anomaly
+
+    def predict(
+        self,
+        clips: list[Clip],
+        prompts: list[str] | None = None,
+        normal_prompts: list[str] | None = None,
+        false_alarm_rate: float | None = None,
+    ) -> np.ndarray:
+        return self.score(clips, prompts, normal_prompts, false_alarm_rate).is_anomaly.astype(int)
+
+    def _check_fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(normal_ood, normal_embeddings)``, or a ModelError before fitting."""
+        if self.normal_ood is None or self.normal_embeddings is None:
+            raise ModelError("the detector is not fitted: call fit() on normal clips first")
+        return self.normal_ood, self.normal_embeddings
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the detector (model weights included) atomically to one safetensors file."""
+        persistence.save_detector(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None) -> Detector:
+        """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model."""
+        return persistence.load_detector(cls, path, expect_model)
