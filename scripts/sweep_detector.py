@@ -33,10 +33,12 @@ for fold in folds:
                         continue
                     if ap is None and nk == "none" and pw > 0:
                         continue
-                    det.config.prompt_weight = pw
-                    det.config.normal_weight = 0.5 if ap else 1.0
-                    det.config.combine = "sum" if pw > 0 else "ood"
-                    s = det.score_features(ft, et, ap, npp if nk == "normal" else None, extra=xt)
+                    opts = dict(
+                        prompt_weight=pw, normal_weight=0.5 if ap else 1.0, combine="sum" if pw > 0 else "ood"
+                    )
+                    s = det.with_options(**opts).score_features(
+                        ft, et, ap, npp if nk == "normal" else None, extra=xt
+                    )
                     key = f"{src:18s} sym={int(sym)} pw={pw} normal={nk}"
                     res.setdefault(key, []).append(roc_auc_score(fold.labels, s.anomaly))
 for k, v in sorted(res.items(), key=lambda kv: -np.mean(kv[1])):

@@ -227,17 +227,17 @@ def test_prompt_study_sets():
     assert [s.label for s in study_sets(urfd, P.normal_prompts_for(urfd))][-1] == "normal-only (templated)"
 
 
-def test_detector_with_and_ood_plus_prompt(sbu):
-    from skelprompt.bench.variants import detector_with, ood_plus_prompt
+def test_with_options_and_ood_plus_prompt(sbu):
+    from skelprompt.bench.variants import ood_plus_prompt
     from skelprompt.detector import Detector, DetectorConfig
     from skelprompt.model import untrained_model
     from skelprompt.scoring import standardised
 
     model = untrained_model("small", seed=1, embed_dims=(16, 32), num_blocks=1)
     det = Detector(model, DetectorConfig(ood_features="model", symmetric=False)).fit(sbu[:8])
-    ood_only = detector_with(det, combine="ood")
+    ood_only = det.with_options(combine="ood")
     assert det.config.combine == "sum" and ood_only.config.combine == "ood"  # the original untouched
-    assert ood_only.stats is det.stats and ood_only.config.k == det.config.k
+    assert ood_only.normal_ood is det.normal_ood and ood_only.config.k == det.config.k
     ft, et, _ = det.features(sbu[8:14])
     ood = det.ood_distance(ft)
     np.testing.assert_array_equal(

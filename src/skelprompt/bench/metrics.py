@@ -82,7 +82,10 @@ def false_alarm_at_recall(labels: np.ndarray, scores: np.ndarray, recall: float 
 
 def evaluate(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str] | None = None) -> dict[str, Any]:
     """AUC, false-alarm rate at 90% recall and (with classes) per-class AUC for one fold."""
-    out: dict[str, Any] = {"auc": roc_auc(labels, scores), "far@90": false_alarm_at_recall(labels, scores, 0.9)}
+    out: dict[str, Any] = {
+        "auc": roc_auc(labels, scores),
+        "far@90": false_alarm_at_recall(labels, scores, 0.9),
+    }
     if classes is not None:
         out["per_class"] = per_class_auc(labels, scores, classes)
     return out

@@ -14,7 +14,6 @@ from skelprompt.bench.metrics import evaluate, mean_std
 from skelprompt.bench.peer import SequenceAutoencoder, descriptor_sequences
 from skelprompt.bench.protocols import Fold
 from skelprompt.bench.robustness import achieved, conditions, corrupt
-from skelprompt.bench.variants import detector_with
 from skelprompt.clip import Clip
 from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.model import SkeletonTextModel, extract_features
@@ -60,7 +59,7 @@ class RobustnessScorers:
             test, prompts.anomaly_or_none, prompts.normal_or_none
         ).anomaly
         out["full-sum[knn]"] = (
-            detector_with(self.det_knn, combine="sum")
+            self.det_knn.with_options(combine="sum")
             .score_features(ftc, etc, prompts.anomaly_or_none, prompts.normal_or_none)
             .anomaly
         )

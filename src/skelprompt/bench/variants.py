@@ -8,10 +8,6 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from typing import Any
-
 import numpy as np
 
 from skelprompt.bench.features import BenchPrompts, Features
@@ -37,15 +33,6 @@ DETECTOR_VARIANTS: list[tuple[str, DetectorConfig, str]] = [
 
 MODEL_FEATURE_OODS = ("knn", "mahalanobis")
 MODEL_FEATURE_COMBINES = ("ood", "sum", "paper")
-
-
-def detector_with(det: Detector, **changes: Any) -> Detector:
-    """``det`` with some config fields changed, sharing its fitted statistics; ``det`` untouched.
-
-    (To be replaced by ``Detector.with_options``.)"""
-    out = copy.copy(det)
-    out.config = dataclasses.replace(det.config, **changes)
-    return out
 
 
 def ood_plus_prompt(
@@ -83,7 +70,7 @@ def model_feature_rows(
         det = Detector(model, cfg, text_encoder=text_encoder).fit_features(ff, ef)
         dets[ood] = det
         for combine in MODEL_FEATURE_COMBINES:
-            sc = detector_with(det, combine=combine).score_features(
+            sc = det.with_options(combine=combine).score_features(
                 ft, et, prompts.anomaly_or_none, prompts.normal_or_none
             )
             label = f"{prefix}ood[{ood}]" if combine == "ood" else f"{prefix}full-{combine}[{ood}]"

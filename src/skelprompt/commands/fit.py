@@ -18,8 +18,10 @@ from skelprompt.commands.options import (
     WindowStride,
 )
 from skelprompt.detector import DetectorConfig
+from skelprompt.detector.scorers import scorer_names
 from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, DEFAULT_POSE_INPUT_SIZE, FootageSettings
 from skelprompt.footage.windows import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
+from skelprompt.scoring import COMBINES
 
 console = Console()
 
@@ -33,7 +35,7 @@ def fit(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the detector (.safetensors).")],
     model: Annotated[str | None, typer.Option(help="Model file; default: the bundled model.")] = None,
     untrained: Annotated[bool, typer.Option(help="Use a randomly initialised encoder (control).")] = False,
-    ood: Annotated[str, typer.Option(help="OoD score: knn or mahalanobis.")] = _DEFAULTS.ood,
+    ood: Annotated[str, typer.Option(help=f"OoD score: {', '.join(scorer_names())}.")] = _DEFAULTS.ood,
     k: Annotated[int, typer.Option(help="Neighbours for the k-NN OoD score.")] = _DEFAULTS.k,
     ood_features: Annotated[
         str,
@@ -52,7 +54,7 @@ def fit(
         float, typer.Option(help="Weight of normal prompts when anomaly prompts are given too.")
     ] = _DEFAULTS.normal_weight,
     combine: Annotated[
-        str, typer.Option(help="How OoD and prompt combine: sum, paper, ood, prompt.")
+        str, typer.Option(help=f"How OoD and prompt combine: {', '.join(COMBINES)}.")
     ] = _DEFAULTS.combine,
     false_alarm_rate: Annotated[
         float, typer.Option(help="Fraction of normal clips allowed above the threshold.")
