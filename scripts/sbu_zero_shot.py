@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from skelprompt.bench.protocols import SBU_NORMAL, VIOLENCE_PROMPTS, sbu_fold_sets
 from skelprompt.datasets import sbu
 from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.evaluation.protocols import SBU_NORMAL, VIOLENCE_PROMPTS, sbu_fold_sets
 from skelprompt.model import extract_features, load_model, untrained_model
 
 # The sbu-violence protocol's classes and prompts; normal prompts are the bare class names here.

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from skelprompt.bench.protocols import get_benchmark, normal_prompts_for
 from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.evaluation.protocols import get_benchmark, normal_prompts_for
 from skelprompt.model import load_model
 
 name, model_path = sys.argv[1], sys.argv[2]

@@ -75,11 +75,11 @@ def benchmark(
     import torch
     from rich.console import Console
 
-    from skelprompt.bench.protocols import BENCHMARKS, get_benchmark
-    from skelprompt.bench.report import markdown_report, results_table
-    from skelprompt.bench.runner import run_benchmark
     from skelprompt.commands.common import write_json
     from skelprompt.errors import SkelpromptError
+    from skelprompt.evaluation.protocols import BENCHMARKS, get_benchmark
+    from skelprompt.evaluation.report import markdown_report, results_table
+    from skelprompt.evaluation.runner import run_benchmark
     from skelprompt.io.atomic import write_text_atomic
     from skelprompt.model import load_model
 

@@ -1,4 +1,4 @@
-"""The robustness study: corrupt a fold's test clips (``bench.robustness``), recompute their
+"""The robustness study: corrupt a fold's test clips (``evaluation.robustness``), recompute their
 features and rescore them with scorers fitted once on the clean normal clips."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from skelprompt.bench import baselines as B
-from skelprompt.bench.features import BenchPrompts
-from skelprompt.bench.metrics import evaluate, mean_std
-from skelprompt.bench.peer import SequenceAutoencoder, descriptor_sequences
-from skelprompt.bench.protocols import Fold
-from skelprompt.bench.robustness import achieved, conditions, corrupt
 from skelprompt.clip import Clip
 from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.evaluation import baselines as B
+from skelprompt.evaluation.features import BenchPrompts
+from skelprompt.evaluation.metrics import evaluate, mean_std
+from skelprompt.evaluation.peer import SequenceAutoencoder, descriptor_sequences
+from skelprompt.evaluation.protocols import Fold
+from skelprompt.evaluation.robustness import achieved, conditions, corrupt
 from skelprompt.model import SkeletonTextModel, extract_features
 from skelprompt.model.text import TextEncoder
 from skelprompt.scoring import prompt_score

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelprompt.bench.features import BenchPrompts, Features
-from skelprompt.bench.protocols import Fold
 from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.evaluation.features import BenchPrompts, Features
+from skelprompt.evaluation.protocols import Fold
 from skelprompt.model import SkeletonTextModel
 from skelprompt.model.text import TextEncoder
 from skelprompt.scoring import combine_scores, prompt_score

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from skelprompt.bench.features import Features, TextEmbedder
-from skelprompt.bench.metrics import evaluate, mean_std
-from skelprompt.bench.protocols import Benchmark, Fold
-from skelprompt.bench.variants import ood_plus_prompt
 from skelprompt.detector import Detector
+from skelprompt.evaluation.features import Features, TextEmbedder
+from skelprompt.evaluation.metrics import evaluate, mean_std
+from skelprompt.evaluation.protocols import Benchmark, Fold
+from skelprompt.evaluation.variants import ood_plus_prompt
 from skelprompt.scoring import prompt_score
 
 

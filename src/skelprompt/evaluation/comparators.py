@@ -1,5 +1,5 @@
 """What the method is compared with on a fold: the baselines that need no pretraining
-(``bench.baselines``) and the learned peer (``bench.peer``)."""
+(``evaluation.baselines``) and the learned peer (``evaluation.peer``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from skelprompt.bench import baselines as B
-from skelprompt.bench.peer import peer_scores
-from skelprompt.bench.protocols import Fold
-from skelprompt.bench.variants import ScoreRow
 from skelprompt.clip import Clip
+from skelprompt.evaluation import baselines as B
+from skelprompt.evaluation.peer import peer_scores
+from skelprompt.evaluation.protocols import Fold
+from skelprompt.evaluation.variants import ScoreRow
 
 RAW_POSE_METHODS = ("mahalanobis", "knn")
 

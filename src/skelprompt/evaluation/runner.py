@@ -20,23 +20,23 @@ import numpy as np
 import torch
 
 from skelprompt import __version__
-from skelprompt.bench import baselines as B
-from skelprompt.bench.comparators import baseline_rows, cached_descriptors, peer_row
-from skelprompt.bench.features import BenchPrompts, FeatureCache, TextEmbedder
-from skelprompt.bench.leave_out import check_leave_out
-from skelprompt.bench.metrics import evaluate, mean_std
-from skelprompt.bench.prompt_study import study_rows, study_sets, summarise_study
-from skelprompt.bench.protocols import Benchmark, Fold, get_benchmark, normal_prompts_for
-from skelprompt.bench.robustness_study import RobustnessScorers, robustness_rows, summarise_robustness
-from skelprompt.bench.variants import (
+from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.errors import ModelError
+from skelprompt.evaluation import baselines as B
+from skelprompt.evaluation.comparators import baseline_rows, cached_descriptors, peer_row
+from skelprompt.evaluation.features import BenchPrompts, FeatureCache, TextEmbedder
+from skelprompt.evaluation.leave_out import check_leave_out
+from skelprompt.evaluation.metrics import evaluate, mean_std
+from skelprompt.evaluation.prompt_study import study_rows, study_sets, summarise_study
+from skelprompt.evaluation.protocols import Benchmark, Fold, get_benchmark, normal_prompts_for
+from skelprompt.evaluation.robustness_study import RobustnessScorers, robustness_rows, summarise_robustness
+from skelprompt.evaluation.variants import (
     DETECTOR_VARIANTS,
     ScoreRow,
     detector_variant_rows,
     model_feature_rows,
     normal_prompt_rows,
 )
-from skelprompt.detector import Detector, DetectorConfig
-from skelprompt.errors import ModelError
 from skelprompt.model import model_checksum, untrained_model
 
 SCHEMA_VERSION = 1

@@ -1,4 +1,4 @@
-"""Markdown tables from benchmark result dicts (see :mod:`skelprompt.bench.runner`)."""
+"""Markdown tables from benchmark result dicts (see :mod:`skelprompt.evaluation.runner`)."""
 
 from __future__ import annotations
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from skelprompt.bench import baselines as B
-from skelprompt.bench import protocols as P
-from skelprompt.bench import robustness as R
-from skelprompt.bench.leave_out import check_leave_out, pretraining_datasets
-from skelprompt.bench.metrics import false_alarm_at_recall, per_class_auc, roc_auc
 from skelprompt.errors import ModelError
+from skelprompt.evaluation import baselines as B
+from skelprompt.evaluation import protocols as P
+from skelprompt.evaluation import robustness as R
+from skelprompt.evaluation.leave_out import check_leave_out, pretraining_datasets
+from skelprompt.evaluation.metrics import false_alarm_at_recall, per_class_auc, roc_auc
 
 
 def _ids(clips):
@@ -154,10 +154,10 @@ def test_leave_out_check():
 
 
 def test_tiny_run_json_schema(data_root, tmp_path):
-    from skelprompt.bench.report import markdown_report
-    from skelprompt.bench.runner import run_benchmark
     from skelprompt.commands.common import write_json
     from skelprompt.detector import DetectorConfig
+    from skelprompt.evaluation.report import markdown_report
+    from skelprompt.evaluation.runner import run_benchmark
     from skelprompt.model import untrained_model
 
     model = untrained_model("small", seed=1, embed_dims=(16, 32), num_blocks=1)
@@ -208,7 +208,7 @@ def test_leave_out_check_reads_aliases_and_nested_records():
 
 
 def test_prompt_study_sets():
-    from skelprompt.bench.prompt_study import study_sets
+    from skelprompt.evaluation.prompt_study import study_sets
 
     sbu = P.get_benchmark("sbu-violence")
     normal = P.normal_prompts_for(sbu)
@@ -228,8 +228,8 @@ def test_prompt_study_sets():
 
 
 def test_with_options_and_ood_plus_prompt(sbu):
-    from skelprompt.bench.variants import ood_plus_prompt
     from skelprompt.detector import Detector, DetectorConfig
+    from skelprompt.evaluation.variants import ood_plus_prompt
     from skelprompt.model import untrained_model
     from skelprompt.scoring import standardised
 
@@ -259,7 +259,7 @@ def test_achieved_error_rates(sbu):
 
 
 def test_descriptor_sequences_put_persons_side_by_side(sbu):
-    from skelprompt.bench.peer import descriptor_sequences
+    from skelprompt.evaluation.peer import descriptor_sequences
 
     d = B.descriptors(sbu[:3], persons=2)
     seq = descriptor_sequences(d, B.DESCRIPTOR_FRAMES)
