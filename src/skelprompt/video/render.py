@@ -11,7 +11,7 @@ What a rendered frame shows:
   person's visible joints, padded by 4 pixels at 360 lines of height;
 - top left, the time in the video, followed by ``ALERT`` when a person alerts;
 - a red bar across the top when the whole scene alerts (its score per frame is given):
-  ``ALERT: scene anomaly 1.23 >= threshold 0.80``;
+  ``ALERT: scene anomaly 1.234 >= threshold 0.800``;
 - along the bottom, a legend that says what the numbers and colours mean.
 
 :func:`render_video` re-reads the source video, draws frame ``t`` of the clip on source frame
@@ -90,7 +90,7 @@ def legend_lines(scored: bool, threshold: float | None, scene: bool) -> list[str
         return ["#7 = track id 7 (one colour per track)"]
     lines = ["#7 0.42 = track id 7 and its anomaly score here (higher = less like normal)"]
     if threshold is not None:
-        lines.append(f"red + box = score >= threshold {threshold:.2f}; other colours: one per track")
+        lines.append(f"red + box = score >= threshold {threshold:.3f}; other colours: one per track")
     if scene and threshold is not None:
         lines.append("red bar on top = the whole scene's anomaly >= threshold")
     return lines
@@ -133,17 +133,20 @@ def _draw_person(
 def _draw_label(
     cv2: Any, image: np.ndarray, label: str, anchor: tuple[float, float, float],
     color: tuple[int, int, int], placed: list[tuple[int, int, int, int]], st: _Style,
+    bars: tuple[int, int, int],
 ) -> None:  # fmt: skip
-    """The ``#id score`` label above the person, lifted clear of labels already ``placed``."""
+    """The ``#id score`` label above the person, lifted clear of labels already ``placed``
+    but kept below the bars at the top (``bars``: banner bottom, caption right, caption bottom)."""
     x0, y0, pad = anchor
     (tw, th), base = cv2.getTextSize(label, FONT, st.font, st.text)
     lx = int(np.clip(x0, 0, max(0, st.w - tw - 2)))
-    ly = int(np.clip(y0 - pad - 2, th + 2, st.h - 2))
+    floor = (bars[2] if lx < bars[1] else bars[0]) + th + 2  # the highest baseline allowed
+    ly = int(np.clip(y0 - pad - 2, min(floor, st.h - 2), st.h - 2))
     for _ in range(len(placed)):  # lift the label above any label it would overlap
         hit = [r for r in placed if lx < r[2] and lx + tw > r[0] and ly - th - 2 < r[3] and ly + base > r[1]]
-        if not hit or ly - th - 2 <= 0:
+        if not hit or ly <= floor:
             break
-        ly = max(th + 2, min(r[1] for r in hit) - base - 1)
+        ly = max(floor, min(r[1] for r in hit) - base - 1)
     placed.append((lx - 1, ly - th - 2, lx + tw + 1, ly + base))
     cv2.rectangle(image, (lx - 1, ly - th - 2), (lx + tw + 1, ly + base), (0, 0, 0), -1)
     cv2.putText(image, label, (lx, ly), FONT, st.font, color, st.text, cv2.LINE_AA)
@@ -162,11 +165,15 @@ def _draw_banner(cv2: Any, image: np.ndarray, text: str, st: _Style) -> int:
     return height + 1
 
 
-def _draw_caption(cv2: Any, image: np.ndarray, text: str, top: int, alert: bool, st: _Style) -> None:
+def _draw_caption(
+    cv2: Any, image: np.ndarray, text: str, top: int, alert: bool, st: _Style
+) -> tuple[int, int]:
+    """``text`` on black at the top left, from row ``top``; returns its right and bottom edges."""
     (tw, th), base = cv2.getTextSize(text, FONT, st.font * 1.2, st.line)
     cv2.rectangle(image, (0, top), (tw + 8, top + th + base + 8), (0, 0, 0), -1)
     color = ALERT_BGR if alert else WHITE
     cv2.putText(image, text, (4, top + th + 4), FONT, st.font * 1.2, color, st.line, cv2.LINE_AA)
+    return tw + 9, top + th + base + 9
 
 
 def _draw_legend(cv2: Any, image: np.ndarray, lines: list[str], st: _Style) -> None:
@@ -206,7 +213,7 @@ def draw_frame(
     edges = skeleton_edges(clip.layout)
     scores = _per_person_frame(person_scores, clip.num_persons, clip.num_frames, "person_scores")
     any_alert = False
-    placed: list[tuple[int, int, int, int]] = []  # label boxes already drawn (x0, y0, x1, y1)
+    labels: list[tuple[str, tuple[float, float, float], tuple[int, int, int]]] = []
     for m in range(clip.num_persons):
         vis = clip.keypoint_score[m, t] >= joint_threshold
         if not vis.any():
@@ -217,15 +224,17 @@ def draw_frame(
         any_alert |= alert
         color = ALERT_BGR if alert else PALETTE[tid % len(PALETTE)]
         anchor = _draw_person(cv2, image, clip.keypoint[m, t], vis, edges, color, alert, st)
-        label = f"#{tid}" if s is None else f"#{tid} {s:.2f}"
-        _draw_label(cv2, image, label, anchor, color, placed, st)
-    top = 0
+        labels.append((f"#{tid}" if s is None else f"#{tid} {s:.2f}", anchor, color))
+    banner = caption_right = caption_bottom = 0
     if scene_score is not None and threshold is not None and scene_score >= threshold:  # NaN: False
-        text = f"ALERT: scene anomaly {scene_score:.2f} >= threshold {threshold:.2f}"
-        top = _draw_banner(cv2, image, text, st)
+        text = f"ALERT: scene anomaly {scene_score:.3f} >= threshold {threshold:.3f}"
+        banner = caption_bottom = _draw_banner(cv2, image, text, st)
     if caption or any_alert:
         text = ((caption or "") + ("  ALERT" if any_alert else "")).strip()
-        _draw_caption(cv2, image, text, top, any_alert, st)
+        caption_right, caption_bottom = _draw_caption(cv2, image, text, banner, any_alert, st)
+    placed: list[tuple[int, int, int, int]] = []  # label boxes already drawn (x0, y0, x1, y1)
+    for label, anchor, color in labels:
+        _draw_label(cv2, image, label, anchor, color, placed, st, (banner, caption_right, caption_bottom))
     if legend:
         lines = legend_lines(scores is not None, threshold, scene_score is not None)
         _draw_legend(cv2, image, lines, st)
