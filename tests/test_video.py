@@ -1,26 +1,22 @@
-"""Video side: reading, MoveNet pose, tracking, extraction, rendering, plotting, streaming.
+"""Video side: reading, MoveNet pose, tracking, extraction, plotting, streaming.
 
-Runs on the real clips in ../shared/media (a few seconds of each) and on the example clips
-shipped in the package. The pose tests are skipped, with the reason, when OpenCV or LiteRT is
-not installed (the MoveNet model itself is vendored in the package).
+Runs on the real clips in ../shared/media (a few seconds of each). Rendering is tested in
+test_render.py; the vendored model and the shipped example clip in test_first_run.py. The
+pose tests are skipped, with the reason, when OpenCV or LiteRT is not installed (the MoveNet
+model itself is vendored in the package).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-import skelprompt
-from skelprompt.errors import FileFormatError, ModelError, SkelpromptError
+from skelprompt.errors import FileFormatError, SkelpromptError
 from skelprompt.tracks import Tracker, box_iou
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -28,9 +24,6 @@ if not MEDIA.exists():
     MEDIA = Path("/work/shared/media")
 VTEST = MEDIA / "vtest.avi"
 SPORTS = MEDIA / "sports2d_demo.mp4"
-# shipped in the package: these tests need nothing outside the repository
-EXAMPLES = Path(skelprompt.__file__).resolve().parent / "examples"
-EXAMPLE_CUT = EXAMPLES / "sports2d_demo_cut.mp4"
 
 needs_media = pytest.mark.skipif(
     not VTEST.exists() or not SPORTS.exists(), reason=f"sample videos not in {MEDIA}"
@@ -182,52 +175,6 @@ def test_get_backend_builds_movenet_at_the_given_size():
     assert isinstance(again, MoveNetMultiPose) and (again.input_size, again.min_person_score) == (384, 0.5)
 
 
-def test_vendored_movenet_model_is_checked(tmp_path):
-    from skelprompt.video.pose import MOVENET_SHA256, movenet_model_bytes, movenet_model_path
-
-    data = movenet_model_bytes()
-    assert len(data) == 9_585_276 and hashlib.sha256(data).hexdigest() == MOVENET_SHA256
-    assert movenet_model_path().is_file()
-    changed = tmp_path / "movenet.tflite"
-    changed.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    with pytest.raises(ModelError, match="sha256 .* is not the MoveNet MultiPose model's") as e:
-        movenet_model_bytes(changed)
-    assert str(changed) in str(e.value)
-    with pytest.raises(ModelError, match="cannot read the MoveNet pose model"):
-        movenet_model_bytes(tmp_path / "missing.tflite")
-
-
-def test_example_clip_shows_both_people_at_the_default_size(movenet256):
-    from skelprompt.video.pose import DEFAULT_INPUT_SIZE
-    from skelprompt.video.track_video import extract_clip
-
-    assert movenet256.input_size == DEFAULT_INPUT_SIZE
-    c = extract_clip(EXAMPLE_CUT, movenet256, progress=False)
-    assert c.img_shape == (480, 640) and c.fps == pytest.approx(30.0) and c.num_frames == 105
-    seen = (c.keypoint_score.max(-1) > 0).sum(1)
-    assert c.num_persons == 2 and (seen >= 50).all(), seen  # the man on the box and the walker
-
-
-def _extract_stderr(tmp_path, env_extra: dict[str, str]) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "SKELPROMPT_VERBOSE"} | env_extra
-    r = subprocess.run(
-        [sys.executable, "-m", "skelprompt.cli", "extract", str(EXAMPLE_CUT), "--out", str(tmp_path / "q.npz"),
-         "--max-frames", "3", "-q"],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return r.stderr
-
-
-def test_cli_extract_hides_the_runtime_banner_unless_verbose(tmp_path):
-    _require_pose()
-    quiet = _extract_stderr(tmp_path, {})
-    assert "TensorFlow Lite" not in quiet and "INFO:" not in quiet, quiet
-    assert "3 frames" in quiet  # our own messages still come through
-    # the banner is really there to hide: SKELPROMPT_VERBOSE=1 shows it
-    assert "TensorFlow Lite" in _extract_stderr(tmp_path, {"SKELPROMPT_VERBOSE": "1"})
-
-
 def test_bad_input_size():
     _require_pose()
     from skelprompt.video.pose import MoveNetMultiPose
@@ -300,77 +247,7 @@ def test_extract_corrupt_video(tmp_path, movenet256):
     assert "corrupt.mp4" in str(e.value)
 
 
-# --- render + plot ------------------------------------------------------------------------
-
-
-def _decode(path: Path) -> tuple[str, str, list[np.ndarray], Any]:
-    """Codec name, pixel format, BGR frames and average rate of a video, decoded by PyAV."""
-    av = pytest.importorskip("av", reason="PyAV missing: pip install av")
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
-        return stream.codec_context.name, stream.codec_context.pix_fmt, frames, stream.average_rate
-
-
-def _red(img: np.ndarray) -> np.ndarray:
-    return (img[..., 2] > 150) & (img[..., 1] < 80) & (img[..., 0] < 80)
-
-
-@needs_media
-def test_render_video(tmp_path, vtest_clip):
-    import cv2
-
-    from skelprompt.video.render import render_video
-
-    c = vtest_clip.frames(0, 20)
-    scores = np.linspace(0.0, 1.0, c.num_persons)
-    scene = np.where(np.arange(20) >= 10, 1.23, 0.1)  # the whole scene alerts from frame 10 on
-    out = render_video(
-        VTEST, c, tmp_path / "out" / "render.mp4", person_scores=scores, threshold=0.5, scene_scores=scene
-    )
-    assert out.exists() and not list(out.parent.glob(".render.mp4.*"))  # no temp file left
-    cap = cv2.VideoCapture(str(out))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    assert len(frames) == 20 and frames[0].shape == (576, 768, 3)
-    red = (frames[0][..., 2] > 200) & (frames[0][..., 1] < 60) & (frames[0][..., 0] < 60)
-    assert red.sum() > 50  # alerts drawn in red
-    # browser-playable: H.264 in yuv420p, the MP4 index (moov) before the media data
-    codec, pix_fmt, decoded, rate = _decode(out)
-    assert (codec, pix_fmt, rate) == ("h264", "yuv420p", 10)
-    assert len(decoded) == 20 and decoded[0].shape == (576, 768, 3)
-    head = out.read_bytes()[:65536]
-    assert b"moov" in head and head.index(b"moov") < head.index(b"mdat")
-    # the red scene-alert bar across the top: in frame 15, not in frame 5
-    band = (slice(2, 8), slice(0, 768))
-    assert _red(decoded[15][band]).mean() > 0.8 and _red(decoded[5][band]).mean() < 0.05
-    # the legend darkens a strip along the bottom
-    from skelprompt.video.reader import open_video
-
-    with open_video(VTEST, max_frames=1) as reader:
-        source = next(iter(reader)).image
-    assert np.median(decoded[0][-20:]) < 0.6 * np.median(source[-20:])
-    with pytest.raises(SkelpromptError, match="person_scores"):
-        render_video(VTEST, c, tmp_path / "x.mp4", person_scores=np.zeros(c.num_persons + 1))
-    with pytest.raises(SkelpromptError, match=r"scene_scores must have shape \[T\] = \[20\]"):
-        render_video(VTEST, c, tmp_path / "x.mp4", scene_scores=np.zeros(19))
-    assert not (tmp_path / "x.mp4").exists()
-
-
-def test_h264_writer_pads_odd_sizes_and_keeps_the_rate(tmp_path):
-    from skelprompt.video.writer import H264Writer
-
-    rng = np.random.default_rng(0)
-    with H264Writer(tmp_path / "odd.mp4", 29.97, (75, 101)) as w:
-        for _ in range(4):
-            w.write(rng.integers(0, 256, (75, 101, 3), dtype=np.uint8))
-    codec, pix_fmt, decoded, rate = _decode(tmp_path / "odd.mp4")
-    assert (codec, pix_fmt, len(decoded), decoded[0].shape) == ("h264", "yuv420p", 4, (76, 102, 3))
-    assert rate == Fraction(30000, 1001)
+# --- plot -----------------------------------------------------------------------------
 
 
 def test_plot_scores(tmp_path):
