@@ -151,6 +151,16 @@ def score_video_clip(
     )
 
 
+def scene_frame_scores(clip: Clip, result: VideoResult) -> np.ndarray:
+    """[T] whole-scene anomaly per frame: the maximum over the windows covering the frame."""
+    out = np.full(clip.num_frames, np.nan)
+    for w in result.windows:
+        if w.anomaly is not None:
+            seg = out[w.start_frame : w.end_frame]
+            out[w.start_frame : w.end_frame] = np.fmax(seg, w.anomaly)
+    return out
+
+
 def person_frame_scores(clip: Clip, result: VideoResult) -> np.ndarray:
     """[M, T] anomaly per person and frame: the maximum over the windows covering the frame."""
     ids = list(clip.track_ids) if clip.track_ids is not None else list(range(clip.num_persons))

@@ -11,7 +11,7 @@ import numpy as np
 
 from skelprompt.clip import Clip
 from skelprompt.footage.results import VideoResult
-from skelprompt.footage.scoring import ClipScorer, person_frame_scores, score_video_clip
+from skelprompt.footage.scoring import ClipScorer, person_frame_scores, scene_frame_scores, score_video_clip
 from skelprompt.footage.sources import FootageSettings, extract
 from skelprompt.footage.windows import normal_windows
 
@@ -79,7 +79,10 @@ def render_outputs(
     if render is not None:
         from skelprompt.video.render import render_video
 
-        render_video(video, clip, render, person_frame_scores(clip, result), result.threshold, progress=True)
+        render_video(
+            video, clip, render, person_frame_scores(clip, result), result.threshold, progress=True,
+            scene_scores=scene_frame_scores(clip, result),
+        )  # fmt: skip
     if plot is not None:
         from skelprompt.video.plot import plot_scores
 

@@ -94,8 +94,9 @@ def normal_windows(
 
 
 def person_box(clip: Clip) -> list[float]:
-    """[x0, y0, x1, y1] of the visible joints of a one-person clip."""
+    """[x0, y0, x1, y1] of the visible joints of a one-person clip, in the clip's pixels
+    (image coordinates: x right, y down), rounded to 0.1 pixel."""
     v = clip.keypoint_score[0] > 0
     pts = clip.keypoint[0][v]
     lo, hi = pts.min(0), pts.max(0)
-    return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
+    return [round(float(x), 1) for x in (lo[0], lo[1], hi[0], hi[1])]
