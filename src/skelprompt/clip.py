@@ -10,13 +10,44 @@ normalises by body size, not by the image (see ``points.py``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from skelprompt.errors import ClipError, in_file
+from skelprompt.errors import ClipError, LayoutError, SkelpromptError, in_file
 from skelprompt.layouts import CANONICAL, get_layout
+
+# Sane ranges of a clip's scalar fields; values outside are file errors, not data.
+MAX_FPS = 10_000.0
+MAX_IMAGE_SIDE = 1_000_000
+MAX_FRAME = 2**53  # start_frame: exact as a float, far beyond any recording
+
+
+def _whole(value: Any) -> bool:
+    """An integer, or a float with an integer value (never a bool or a string)."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        return True
+    return isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer()
+
+
+def image_shape(value: Any, where: object, error: type[SkelpromptError] = ClipError) -> tuple[int, int]:
+    """``(height, width)`` as two positive ints; anything else is an error naming ``where``."""
+    if (
+        not isinstance(value, list | tuple | np.ndarray)
+        or len(value) != 2
+        or not all(_whole(v) and 0 < v <= MAX_IMAGE_SIDE for v in value)
+    ):
+        raise error(
+            in_file(
+                where,
+                f"img_shape must be (height, width), two integers in 1..{MAX_IMAGE_SIDE}, got {value!r}",
+            )
+        )
+    return int(value[0]), int(value[1])
 
 
 @dataclass
@@ -60,9 +91,24 @@ class Clip:
     def validate(self) -> Clip:
         """Check shapes and values; return ``self``. Raise :class:`ClipError` naming the clip."""
         where = self.name
-        lay = get_layout(self.layout)
-        kp = np.asarray(self.keypoint)
-        sc = np.asarray(self.keypoint_score)
+        try:
+            lay = get_layout(self.layout)
+        except LayoutError as e:
+            raise LayoutError(in_file(where, str(e))) from None
+        try:
+            kp = np.asarray(self.keypoint)
+            sc = np.asarray(self.keypoint_score)
+        except (ValueError, TypeError):
+            raise ClipError(
+                in_file(where, "keypoint and keypoint_score must be rectangular arrays")
+            ) from None
+        if kp.dtype.kind not in "iuf" or sc.dtype.kind not in "iuf":
+            raise ClipError(
+                in_file(
+                    where,
+                    f"keypoint and keypoint_score must be real numeric arrays, got {kp.dtype} and {sc.dtype}",
+                )
+            )
         if kp.ndim != 4 or kp.shape[-1] != 2:
             raise ClipError(in_file(where, f"keypoint must have shape [M, T, V, 2], got {kp.shape}"))
         if sc.shape != kp.shape[:3]:
@@ -75,8 +121,6 @@ class Clip:
             )
         if kp.shape[0] == 0 or kp.shape[1] == 0:
             raise ClipError(in_file(where, f"empty clip ({kp.shape[0]} persons, {kp.shape[1]} frames)"))
-        if not np.issubdtype(kp.dtype, np.number) or not np.issubdtype(sc.dtype, np.number):
-            raise ClipError(in_file(where, "keypoint and keypoint_score must be numeric arrays"))
         if not np.all(np.isfinite(sc)):
             raise ClipError(in_file(where, "keypoint_score holds NaN or infinite values"))
         if sc.min() < 0 or sc.max() > 1.0 + 1e-6:
@@ -96,11 +140,42 @@ class Clip:
         if not (sc > 0).any():
             raise ClipError(in_file(where, "all joints are missing (every keypoint_score is 0)"))
         if self.img_shape is not None:
-            if len(self.img_shape) != 2 or min(self.img_shape) <= 0:
-                raise ClipError(
-                    in_file(where, f"img_shape must be (height, width) > 0, got {self.img_shape}")
-                )
+            image_shape(self.img_shape, where)
+        self._validate_fields(where, kp.shape[:3])
         return self
+
+    def _validate_fields(self, where: str, mtv: tuple[int, ...]) -> None:
+        """The scalar fields and the optional per-person arrays."""
+        if self.fps is not None and not (
+            not isinstance(self.fps, bool | np.bool_)
+            and isinstance(self.fps, int | float | np.integer | np.floating)
+            and 0 < self.fps <= MAX_FPS
+        ):
+            raise ClipError(
+                in_file(where, f"fps must be a number in (0, {MAX_FPS:g}] or None, got {self.fps!r}")
+            )
+        if not (_whole(self.start_frame) and 0 <= self.start_frame <= MAX_FRAME):
+            raise ClipError(in_file(where, f"start_frame must be an integer >= 0, got {self.start_frame!r}"))
+        if not isinstance(self.meta, dict):
+            raise ClipError(in_file(where, f"meta must be a dict, got {type(self.meta).__name__}"))
+        m, t, v = mtv
+        if self.track_ids is not None:
+            ids = np.asarray(self.track_ids)
+            if ids.dtype.kind not in "iu" or ids.shape != (m,):
+                raise ClipError(
+                    in_file(
+                        where, f"track_ids must be {m} integers (one a person), got {ids.dtype} {ids.shape}"
+                    )
+                )
+        if self.keypoint3d is not None:
+            k3 = np.asarray(self.keypoint3d)
+            if k3.dtype.kind not in "iuf" or k3.shape != (m, t, v, 3):
+                raise ClipError(
+                    in_file(
+                        where,
+                        f"keypoint3d must be a real array of shape {(m, t, v, 3)}, got {k3.dtype} {k3.shape}",
+                    )
+                )
 
     @classmethod
     def create(

@@ -23,6 +23,21 @@ class ModelError(SkelpromptError):
     """A model or detector file that is missing, malformed or incompatible."""
 
 
+class ModelConfigError(ModelError, ValueError):
+    """A model configuration with a field of the wrong type or out of its sane range.
+
+    Also a ``ValueError`` so that callers that wrap ``ValueError`` with the file name keep working.
+    """
+
+
+class UnsafePickleError(FileFormatError):
+    """A pickle that names a Python object skelprompt does not allow (nothing was run)."""
+
+
+class WriteError(SkelpromptError):
+    """An output file that cannot be written (read-only folder, disk full, path is a folder)."""
+
+
 def in_file(path: object, message: str) -> str:
     """Prefix ``message`` with the file it is about, when there is one."""
     return f"{path}: {message}" if path else message

@@ -9,6 +9,7 @@ import numpy as np
 
 from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError, SkelpromptError, in_file
+from skelprompt.io.npz_members import inspect_npz
 from skelprompt.project3d import project_pinhole
 
 
@@ -34,23 +35,46 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def load_npz(path: Path, keys: dict[str, int | None]) -> dict[str, np.ndarray]:
-    """Read the arrays ``keys`` (name -> required ndim or None) from an npz without pickles."""
+def read_text(path: Path, encoding: str | None = None) -> str:
+    """The text of ``path``; unreadable files and bad encodings are one clear error."""
+    try:
+        return path.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise fail(path, "file not found") from None
+    except OSError as e:
+        raise fail(path, f"cannot read ({e})") from None
+    except UnicodeDecodeError as e:
+        raise fail(path, f"not a text file ({e.reason} at byte {e.start})") from None
+
+
+def load_npz(
+    path: Path, keys: dict[str, int | None], text: tuple[str, ...] = (), floats: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """Read the arrays ``keys`` (name -> required ndim or None) from an npz without pickles.
+
+    Arrays named in ``text`` must hold text, those in ``floats`` real numbers, the others
+    (offsets, labels, counts) integers or booleans. Shapes and dtypes are checked from the
+    ``.npy`` headers before any array is read.
+    """
     require_file(path)
+    members = inspect_npz(path)
+    missing = [k for k in keys if k not in members]
+    if missing:
+        raise fail(path, f"missing arrays {missing}; found {sorted(members)}")
+    for k, nd in keys.items():
+        info = members[k]
+        kinds, what = (
+            ("US", "text") if k in text else ("iuf", "numbers") if k in floats else ("biu", "integers")
+        )
+        if info.dtype.kind not in kinds:
+            raise fail(path, f"array {k!r} must hold {what}, got dtype {info.dtype}")
+        if nd is not None and info.ndim != nd:
+            raise fail(path, f"array {k!r} must have {nd} dimensions, got shape {info.shape}")
     try:
         with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in keys if k not in z.files]
-            if missing:
-                raise fail(path, f"missing arrays {missing}; found {sorted(z.files)}")
-            out = {k: np.asarray(z[k]) for k in keys}
-    except FileFormatError:
-        raise
-    except Exception as e:  # zip errors, bad headers, object arrays
+            return {k: np.asarray(z[k]) for k in keys}
+    except Exception as e:  # zip errors, CRC errors
         raise fail(path, f"cannot read as .npz ({type(e).__name__}: {e})") from None
-    for k, nd in keys.items():
-        if nd is not None and out[k].ndim != nd:
-            raise fail(path, f"array {k!r} must have {nd} dimensions, got shape {out[k].shape}")
-    return out
 
 
 def check_offsets(

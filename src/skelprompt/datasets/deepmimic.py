@@ -44,7 +44,12 @@ def world_to_camera(xyz: np.ndarray) -> np.ndarray:
 def load_sequences(data_root: Path) -> list[tuple[str, str, np.ndarray]]:
     """(clip_name, text, positions [T, 16, 3] world metres) for each of the source clips."""
     path = dataset_dir(data_root, FOLDER) / FILE
-    z = load_npz(path, {"positions": 3, "lengths": 1, "offsets": 1, "text": 1, "clip_name": 1})
+    z = load_npz(
+        path,
+        {"positions": 3, "lengths": 1, "offsets": 1, "text": 1, "clip_name": 1},
+        text=("text", "clip_name"),
+        floats=("positions",),
+    )
     pos = z["positions"]
     check_shape(path, pos, (16, 3), "positions")
     n = len(z["lengths"])

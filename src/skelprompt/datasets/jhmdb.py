@@ -6,20 +6,22 @@ splits by their exact pose arrays and numbered in split-1 order (train, then tes
 ``meta['splits'] = {"1": "train"|"test", "2": ..., "3": ...}``. Coordinates are DD-Net
 normalised (centred, scaled, y down), ``img_shape = None``.
 
-The pickles are the data set's own format; they are only read from a data folder the user
-points at (``pickle`` can run code, so do not point it at files you do not trust).
+The pickles are the data set's own format. They are read with skelprompt's restricted
+unpickler (``io.safe_pickle``), which allows plain data and NumPy arrays only: a pickle that
+names anything else is refused before any of it runs, so no ``--trust-pickle`` is needed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from skelprompt.clip import Clip
 from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail
+from skelprompt.io.fields import numeric_array, require_list
+from skelprompt.io.safe_pickle import safe_load
 
 FOLDER = "jhmdb_ddnet"
 FPS = 30.0
@@ -31,20 +33,19 @@ CLASS_NAMES = {"pullup": "pull up", "pick": "pick up", "golf": "golf swing"}
 def read_pickle(path: Path) -> tuple[list[np.ndarray], list[str]]:
     if not path.is_file():
         raise fail(path, "file not found")
-    try:
-        with open(path, "rb") as fh:
-            d = pickle.load(fh)
-    except Exception as e:
-        raise fail(path, f"cannot read as a pickle ({type(e).__name__}: {e})") from None
+    d = safe_load(path)
     if not isinstance(d, dict) or "pose" not in d or "label" not in d:
         raise fail(path, "expected a dict with keys 'pose' and 'label'")
-    poses, labels = list(d["pose"]), [str(x) for x in d["label"]]
+    poses = require_list(d["pose"], path, "'pose'")
+    labels = require_list(d["label"], path, "'label'")
+    if not all(isinstance(x, str) for x in labels):
+        raise fail(path, "every 'label' must be a string")
     if len(poses) != len(labels):
         raise fail(path, f"{len(poses)} poses but {len(labels)} labels")
     out = []
     for i, p in enumerate(poses):
-        a = np.asarray(p)
-        if a.ndim != 3 or a.shape[1:] != (15, 2) or a.shape[0] == 0 or not np.issubdtype(a.dtype, np.number):
+        a = numeric_array(p, path, f"pose {i}")
+        if a.ndim != 3 or a.shape[1:] != (15, 2) or a.shape[0] == 0:
             raise fail(path, f"pose {i} must be a numeric (T, 15, 2) array, got {a.shape} {a.dtype}")
         out.append(a.astype(np.float64))
     return out, labels

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from skelprompt.clip import Clip
-from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail
+from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail, read_text
 
 FOLDER = "k3hi_interformer"
 FPS = 15.0  # not documented by the release; Kinect interaction sets are usually sampled at 15 fps
@@ -44,7 +44,7 @@ def _interformer_split(root: Path) -> dict[str, str]:
     for name in ("Train", "Test"):
         f = root / f"{name}.txt"
         if f.is_file():
-            for line in f.read_text().splitlines():
+            for line in read_text(f).splitlines():
                 for p in line.split():
                     out[str(Path(p).parent)] = name.lower()
     return out

@@ -7,37 +7,38 @@ Pure readers of small text files; every function takes the data root (the folder
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
-from skelprompt.datasets._common import dataset_dir, fail, require_file
+from skelprompt.datasets._common import dataset_dir, fail, read_text, require_file
 
 FOLDER = "label_lists"
 
 
 def _lines(path: Path) -> list[str]:
     require_file(path)
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [ln.strip() for ln in read_text(path, "utf-8").splitlines() if ln.strip()]
 
 
 def ntu120_actions(data_root: Path) -> list[dict]:
     """The 120 NTU RGB+D actions: dicts id (1..120), code (A001..), name (no trailing dot), in_ntu60, two_person."""
     path = require_file(dataset_dir(data_root, FOLDER) / "ntu120_actions.tsv")
     out = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for n, r in enumerate(csv.DictReader(fh, delimiter="\t"), 2):
-            try:
-                out.append(
-                    {
-                        "id": int(r["id"]),
-                        "code": r["code"],
-                        "name": r["name"].strip().rstrip("."),
-                        "in_ntu60": r["in_ntu60"] == "1",
-                        "two_person": r["two_person"] == "1",
-                    }
-                )
-            except (KeyError, TypeError, ValueError):
-                raise fail(path, f"line {n}: expected columns id, code, name, in_ntu60, two_person") from None
+    rows = csv.DictReader(io.StringIO(read_text(path, "utf-8"), newline=""), delimiter="\t")
+    for n, r in enumerate(rows, 2):
+        try:
+            out.append(
+                {
+                    "id": int(r["id"]),
+                    "code": r["code"],
+                    "name": r["name"].strip().rstrip("."),
+                    "in_ntu60": r["in_ntu60"] == "1",
+                    "two_person": r["two_person"] == "1",
+                }
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise fail(path, f"line {n}: expected columns id, code, name, in_ntu60, two_person") from None
     return out
 
 
@@ -68,9 +69,11 @@ def gepc_splits(data_root: Path) -> dict[str, dict[str, list[str]]]:
     """
     path = require_file(dataset_dir(data_root, FOLDER) / "gepc_splits.json")
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
+        d = json.loads(read_text(path, "utf-8"))
+    except (ValueError, RecursionError) as e:
         raise fail(path, f"not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise fail(path, "must be a JSON object mapping families to splits")
     out: dict[str, dict[str, list[str]]] = {}
     for fam, splits in d.items():
         if fam.startswith("_"):
@@ -79,6 +82,8 @@ def gepc_splits(data_root: Path) -> dict[str, dict[str, list[str]]]:
             raise fail(path, f"{fam!r} must map split names to class lists")
         out[fam] = {}
         for name, classes in splits.items():
+            if not isinstance(classes, list) or not all(isinstance(c, dict) and "name" in c for c in classes):
+                raise fail(path, f"{fam!r}/{name!r} must be a list of objects with a 'name'")
             out[fam][name] = [
                 str(c["name"]).strip().rstrip(".") for c in classes if c.get("A_code") != "A000"
             ]

@@ -49,6 +49,8 @@ def load(data_root: Path) -> list[Clip]:
             "used_in_cvpr12": 1,
             "label_names": 1,
         },
+        text=("ids", "label_names"),
+        floats=("joints",),
     )
     j = z["joints"]
     check_shape(path, j, (20, 4), "joints")

@@ -28,7 +28,12 @@ _NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)$")
 
 def load(data_root: Path) -> list[Clip]:
     path = dataset_dir(data_root, FOLDER) / FILE
-    z = load_npz(path, {"joints": 3, "offsets": 1, "names": 1, "labels": 1, "label_names": 1})
+    z = load_npz(
+        path,
+        {"joints": 3, "offsets": 1, "names": 1, "labels": 1, "label_names": 1},
+        text=("names", "label_names"),
+        floats=("joints",),
+    )
     j = z["joints"]
     check_shape(path, j, (20, 3), "joints")
     n = len(z["names"])

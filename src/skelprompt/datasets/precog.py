@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from skelprompt.clip import Clip
-from skelprompt.datasets._common import clip_from_3d, dataset_dir, fail, has_joints, kinect_sdk_to_camera
+from skelprompt.datasets._common import (
+    clip_from_3d,
+    dataset_dir,
+    fail,
+    has_joints,
+    kinect_sdk_to_camera,
+    read_text,
+)
 
 FOLDER = "precog_aggressive"
 FPS = 30.0
@@ -34,10 +41,7 @@ _NAME = re.compile(r"Seq(\d+)_(\d+)\.csv$")
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One recording -> joints float32 [T, 20, 3] (Kinect space) and labels int [T]."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as e:
-        raise fail(path, f"cannot read ({e})") from None
+    lines = read_text(path).splitlines()
     xyz, lab = [], []
     for n, line in enumerate(lines[1:], 2):
         if not line.strip():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from skelprompt.clip import Clip
-from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail
+from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail, read_text
 
 FOLDER = "sbu_kinect_interaction"
 FPS = 15.0
@@ -32,10 +32,7 @@ SCALE = np.array([640.0, 480.0], dtype=np.float32)
 
 def read_file(path: Path) -> np.ndarray:
     """One ``skeleton_pos.txt`` -> float32 [2, T, 15, 3] (person, frame, joint, x/y/z)."""
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise fail(path, f"cannot read ({e})") from None
+    text = read_text(path)
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

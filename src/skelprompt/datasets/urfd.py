@@ -12,12 +12,13 @@ frame; ``start_frame`` is the first frame number in the source video.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 
 from skelprompt.clip import Clip
-from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail, require_file
+from skelprompt.datasets._common import clip_from_2d, dataset_dir, fail, read_text, require_file
 
 FOLDER = "urfd_fall_alphapose"
 FILE = "pose_urfd_3classes.csv"
@@ -26,6 +27,7 @@ IMG_SHAPE = (480, 640)
 JOINTS = ("Nose", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist", "LHip", "RHip",
           "LKnee", "RKnee", "LAnkle", "RAnkle")  # fmt: skip
 FRAME_LABELS = {0: "not fall", 1: "falling", 2: "fallen"}
+MAX_GAP_FACTOR = 100  # a video's frame numbers may skip frames, not span millions for a few rows
 
 
 def read_rows(path: Path) -> dict[str, list[tuple[int, np.ndarray, int]]]:
@@ -33,21 +35,20 @@ def read_rows(path: Path) -> dict[str, list[tuple[int, np.ndarray, int]]]:
     require_file(path)
     cols = [f"{j}_{c}" for j in JOINTS for c in "xys"]
     out: dict[str, list] = {}
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        need = ["video", "frame", *cols, "label"]
-        missing = [c for c in need if c not in (reader.fieldnames or [])]
-        if missing:
-            raise fail(path, f"missing columns {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        for n, r in enumerate(reader, 2):
-            try:
-                frame, label = int(r["frame"]), int(r["label"])
-                vals = np.array([float(r[c]) for c in cols], np.float32).reshape(13, 3)
-            except (TypeError, ValueError):
-                raise fail(path, f"line {n} holds a value that is not a number") from None
-            if label not in FRAME_LABELS:
-                raise fail(path, f"line {n}: label {label} is not 0, 1 or 2")
-            out.setdefault(r["video"], []).append((frame, vals, label))
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    need = ["video", "frame", *cols, "label"]
+    missing = [c for c in need if c not in (reader.fieldnames or [])]
+    if missing:
+        raise fail(path, f"missing columns {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    for n, r in enumerate(reader, 2):
+        try:
+            frame, label = int(r["frame"]), int(r["label"])
+            vals = np.array([float(r[c]) for c in cols], np.float32).reshape(13, 3)
+        except (TypeError, ValueError):
+            raise fail(path, f"line {n} holds a value that is not a number") from None
+        if label not in FRAME_LABELS:
+            raise fail(path, f"line {n}: label {label} is not 0, 1 or 2")
+        out.setdefault(r["video"], []).append((frame, vals, label))
     if not out:
         raise fail(path, "no rows")
     return out
@@ -60,6 +61,11 @@ def load(data_root: Path) -> list[Clip]:
         frames = [r[0] for r in rows]
         f0, f1 = min(frames), max(frames)
         t = f1 - f0 + 1
+        if f0 < 0 or t > MAX_GAP_FACTOR * len(rows) + 1000:
+            raise fail(
+                path,
+                f"video {video!r}: frame numbers {f0}..{f1} are negative or far apart for {len(rows)} rows",
+            )
         kp = np.full((t, 13, 3), np.nan, np.float32)
         kp[..., 2] = 0.0
         labels = np.full(t, -1, int)

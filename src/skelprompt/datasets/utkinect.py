@@ -33,7 +33,12 @@ def readable(name: str) -> str:
 
 def load(data_root: Path) -> list[Clip]:
     path = dataset_dir(data_root, FOLDER) / FILE
-    z = load_npz(path, {"joints": 3, "offsets": 1, "ids": 1, "labels": 1, "frame_range": 2, "label_names": 1})
+    z = load_npz(
+        path,
+        {"joints": 3, "offsets": 1, "ids": 1, "labels": 1, "frame_range": 2, "label_names": 1},
+        text=("ids", "label_names"),
+        floats=("joints",),
+    )
     j = z["joints"]
     check_shape(path, j, (20, 3), "joints")
     n = len(z["ids"])

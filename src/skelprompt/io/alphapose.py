@@ -19,7 +19,7 @@ from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic
 from skelprompt.io.coco import parse_records, track_id, visible_people
-from skelprompt.io.openpose import _load_json
+from skelprompt.io.json_files import load_json
 
 
 def read_alphapose(
@@ -30,7 +30,7 @@ def read_alphapose(
 ) -> Clip:
     """Read an AlphaPose results JSON file as one ``coco17`` clip."""
     p = Path(path)
-    data = _load_json(p)
+    data = load_json(p)
     if not isinstance(data, list):
         raise FileFormatError(
             f"{p}: not an AlphaPose results file (expected a JSON list of person records, "

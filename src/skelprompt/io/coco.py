@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from skelprompt.clip import Clip
+from skelprompt.clip import MAX_IMAGE_SIDE, Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic
-from skelprompt.io.openpose import _load_json, frame_number
+from skelprompt.io.fields import describe, require_int, require_list
+from skelprompt.io.json_files import check_frame_range, frame_number, keypoint_triples, load_json
+from skelprompt.io.json_files import track_id as file_track_id
 from skelprompt.tracks import FramePeople, clip_from_frames
 
 LAYOUT = "coco17"
@@ -45,12 +47,35 @@ def _frame_key(image_id: Any) -> tuple[int, Any]:
     return (0, n) if n is not None else (1, str(image_id))
 
 
-def _track_id(value: Any) -> int | None:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+def _image_id(path: Path, where: str, value: Any) -> str | int | float:
+    """An image (frame) id: a string or a number, usable as a key and for ordering."""
+    if not isinstance(value, str | int | float):
+        raise FileFormatError(f"{path}: {where} must be a string or a number, got {describe(value)}")
+    return value
+
+
+def _parse_record(
+    path: Path, k: int, r: Any, id_key: str | None, visibility_flags: bool
+) -> tuple[Any, np.ndarray, np.ndarray, int | None] | None:
+    """One person record -> (image id, xy [17, 2], score [17], track id); None when no joint."""
+    if not isinstance(r, dict) or "image_id" not in r or "keypoints" not in r:
+        raise FileFormatError(
+            f"{path}: entry {k} is not a keypoint record (needs 'image_id' and 'keypoints')"
+        )
+    image_id = _image_id(path, f"entry {k}: 'image_id'", r["image_id"])
+    flat = keypoint_triples(path, f"entry {k}: 'keypoints'", r["keypoints"])
+    if flat.size % 3 or flat.size // 3 not in KNOWN_JOINT_COUNTS:
+        raise FileFormatError(
+            f"{path}: entry {k} has {flat.size} keypoint numbers; expected x, y, score triples for "
+            + ", ".join(f"{n} ({name})" for n, name in KNOWN_JOINT_COUNTS.items())
+            + " joints"
+        )
+    arr = flat.reshape(-1, 3)[:17]
+    score = (arr[:, 2] > 0).astype(np.float64) if visibility_flags else np.clip(arr[:, 2], 0.0, 1.0)
+    if not (score > 0).any():
         return None
-    return int(value) if value >= 0 else None
+    tid = file_track_id(r.get(id_key)) if id_key else None
+    return image_id, arr[:, :2], score, tid
 
 
 def parse_records(
@@ -67,31 +92,12 @@ def parse_records(
     """Per-person records ``{"image_id", "keypoints", [id_key]}`` -> one tracked clip."""
     by_frame: dict[Any, list[tuple[np.ndarray, np.ndarray, int | None]]] = {}
     for k, r in enumerate(records):
-        if not isinstance(r, dict) or "image_id" not in r or "keypoints" not in r:
-            raise FileFormatError(
-                f"{path}: entry {k} is not a keypoint record (needs 'image_id' and 'keypoints')"
-            )
-        try:
-            flat = np.asarray(r["keypoints"], dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise FileFormatError(f"{path}: entry {k}: 'keypoints' is not a list of numbers") from None
-        if flat.size % 3 or flat.size // 3 not in KNOWN_JOINT_COUNTS:
-            raise FileFormatError(
-                f"{path}: entry {k} has {flat.size} keypoint numbers; expected x, y, score triples for "
-                + ", ".join(f"{n} ({name})" for n, name in KNOWN_JOINT_COUNTS.items())
-                + " joints"
-            )
-        arr = flat.reshape(-1, 3)[:17]
-        if not np.isfinite(arr).all():
-            raise FileFormatError(
-                f"{path}: entry {k} (image {r['image_id']!r}) has NaN or infinite keypoints"
-            )
-        score = (arr[:, 2] > 0).astype(np.float64) if visibility_flags else np.clip(arr[:, 2], 0.0, 1.0)
-        if not (score > 0).any():
+        parsed = _parse_record(path, k, r, id_key, visibility_flags)
+        if parsed is None:
             continue
-        tid = _track_id(r.get(id_key)) if id_key else None
-        key = frame_order[r["image_id"]] if frame_order else r["image_id"]
-        by_frame.setdefault(key, []).append((arr[:, :2], score, tid))
+        image_id, xy, score, tid = parsed
+        key = frame_order[image_id] if frame_order else image_id
+        by_frame.setdefault(key, []).append((xy, score, tid))
     if frame_order:
         keys = sorted(set(frame_order.values()), key=_frame_key)
     else:
@@ -102,6 +108,7 @@ def parse_records(
     start = 0
     if all(n[0] == 0 for n in nums):
         lo, hi = nums[0][1], nums[-1][1]
+        check_frame_range(path, lo, hi)
         if hi - lo + 1 <= 4 * len(keys) + 100:  # nearly consecutive: keep the gaps as empty frames
             slots: list[Any] = [None] * (hi - lo + 1)
             for k, n in zip(keys, nums, strict=True):
@@ -131,6 +138,24 @@ def parse_records(
     return clip
 
 
+def _images(path: Path, images: Any) -> tuple[dict[Any, Any], set[tuple[int, int]]]:
+    """A ground-truth file's ``images``: image id -> frame key, and the image sizes found."""
+    order: dict[Any, Any] = {}
+    shapes = set()
+    for k, im in enumerate(require_list(images or [], path, "'images'")):
+        if isinstance(im, dict) and "id" in im:
+            where = f"images[{k}]"
+            image_id = _image_id(path, f"{where}.id", im["id"])
+            order[image_id] = _image_id(
+                path, f"{where} frame", im.get("frame_id", im.get("file_name", image_id))
+            )
+            if "height" in im and "width" in im:
+                h = require_int(im["height"], path, f"{where}.height", lo=1, hi=MAX_IMAGE_SIDE)
+                w = require_int(im["width"], path, f"{where}.width", lo=1, hi=MAX_IMAGE_SIDE)
+                shapes.add((h, w))
+    return order, shapes
+
+
 def read_coco_keypoints(
     path: str | os.PathLike[str],
     fps: float | None = None,
@@ -140,21 +165,14 @@ def read_coco_keypoints(
 ) -> Clip:
     """Read a COCO keypoint results list or ground-truth file as one ``coco17`` clip."""
     p = Path(path)
-    data = _load_json(p)
+    data = load_json(p)
     if isinstance(data, list):
         recs = [
             r for r in data if not isinstance(r, dict) or r.get("category_id", category_id) == category_id
         ]
         return parse_records(p, recs, "track_id", False, fps, img_shape, min_track_frames, "coco-results")
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
-        images = data.get("images") or []
-        order = {}
-        shapes = set()
-        for im in images:
-            if isinstance(im, dict) and "id" in im:
-                order[im["id"]] = im.get("frame_id", im.get("file_name", im["id"]))
-                if "height" in im and "width" in im:
-                    shapes.add((int(im["height"]), int(im["width"])))
+        order, shapes = _images(p, data.get("images"))
         if img_shape is None and len(shapes) == 1:
             img_shape = shapes.pop()
         recs = [
@@ -164,8 +182,10 @@ def read_coco_keypoints(
         ]
         missing = [
             a.get("image_id")
-            for a in recs
-            if isinstance(a, dict) and order and a.get("image_id") not in order
+            for k, a in enumerate(recs)
+            if isinstance(a, dict)
+            and order
+            and _image_id(p, f"annotation {k}: 'image_id'", a.get("image_id")) not in order
         ]
         if missing:
             raise FileFormatError(f"{p}: annotation refers to image id {missing[0]!r} not listed in 'images'")

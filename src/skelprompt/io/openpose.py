@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ import numpy as np
 
 from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
-from skelprompt.io.atomic import write_text_atomic
+from skelprompt.io.atomic import make_folder, write_text_atomic
+from skelprompt.io.json_files import frame_number, keypoint_triples, load_json, track_id
 from skelprompt.tracks import FramePeople, clip_from_frames
 
 LAYOUT = "openpose18"
@@ -30,31 +30,13 @@ LAYOUT = "openpose18"
 BODY25_TO_OPENPOSE18 = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]
 
 
-def frame_number(name: str) -> int | None:
-    """The last run of digits in a file name or image id (``None`` when there is none)."""
-    nums = re.findall(r"\d+", str(name))
-    return int(nums[-1]) if nums else None
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise FileFormatError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{path}: not valid JSON ({e})") from None
-    except OSError as e:
-        raise FileFormatError(f"{path}: cannot read ({e.strerror or e})") from None
+__all__ = ["BODY25_TO_OPENPOSE18", "frame_number", "read_openpose", "write_openpose"]
 
 
 def _parse_person(path: Path, k: int, person: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
     if not isinstance(person, dict) or "pose_keypoints_2d" not in person:
         raise FileFormatError(f"{path}: people[{k}] has no 'pose_keypoints_2d' list")
-    try:
-        flat = np.asarray(person["pose_keypoints_2d"], dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise FileFormatError(f"{path}: people[{k}].pose_keypoints_2d is not a list of numbers") from None
+    flat = keypoint_triples(path, f"people[{k}].pose_keypoints_2d", person["pose_keypoints_2d"])
     if flat.size == 25 * 3:
         arr = flat.reshape(25, 3)[BODY25_TO_OPENPOSE18]
     elif flat.size == 18 * 3:
@@ -64,14 +46,8 @@ def _parse_person(path: Path, k: int, person: Any) -> tuple[np.ndarray, np.ndarr
             f"{path}: people[{k}].pose_keypoints_2d has {flat.size} numbers; expected 75 (BODY_25) "
             "or 54 (COCO-18) x, y, confidence triples"
         )
-    if not np.isfinite(arr).all():
-        raise FileFormatError(f"{path}: people[{k}] has NaN or infinite keypoint values")
     score = np.clip(arr[:, 2], 0.0, 1.0)
-    pid = person.get("person_id")
-    if isinstance(pid, list):
-        pid = pid[0] if pid else None
-    tid = int(pid) if isinstance(pid, int | float) and pid >= 0 else None
-    return arr[:, :2], score, tid
+    return arr[:, :2], score, track_id(person.get("person_id"))
 
 
 def _json_files(src: str | os.PathLike[str] | list[str | os.PathLike[str]]) -> list[Path]:
@@ -100,7 +76,7 @@ def read_openpose(
     files = _json_files(src)
     frames: list[FramePeople] = []
     for f in files:
-        data = _load_json(f)
+        data = load_json(f)
         if not isinstance(data, dict) or not isinstance(data.get("people"), list):
             raise FileFormatError(f"{f}: not an OpenPose keypoint file (no 'people' list)")
         parsed = [_parse_person(f, k, p) for k, p in enumerate(data["people"])]
@@ -130,8 +106,7 @@ def write_openpose(folder: str | os.PathLike[str], clip: Clip, prefix: str = "fr
     """Write an ``openpose18`` clip as per-frame COCO-18 OpenPose JSON files (with person_id)."""
     if clip.layout != LAYOUT:
         raise FileFormatError(f"{folder}: OpenPose files hold layout {LAYOUT}, the clip is {clip.layout}")
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(folder)
     paths = []
     for t in range(clip.num_frames):
         people = []

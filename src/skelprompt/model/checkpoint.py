@@ -17,40 +17,27 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from skelprompt.errors import ModelError
-from skelprompt.io.atomic import write_with
-from skelprompt.model.config import PRESETS, ModelConfig
+from skelprompt.errors import ModelConfigError, ModelError
+from skelprompt.io.atomic import write_error, write_with
+from skelprompt.model.config import PRESETS, ModelConfig, weight_shapes
+from skelprompt.model.metadata import (
+    FLOAT_DTYPES,
+    SafetensorsHeader,
+    meta_json,
+    meta_version,
+    read_header,
+    read_safetensors_metadata,
+)
 from skelprompt.model.network import SkeletonTextModel
+
+__all__ = [
+    "BUNDLED_MODEL", "MODEL_FORMAT", "MODEL_VERSION", "check_weight_shapes", "load_model", "load_tensors",
+    "model_checksum", "read_safetensors_metadata", "save_model", "save_tensors", "untrained_model",
+]  # fmt: skip
 
 MODEL_FORMAT = "skelprompt-model"
 MODEL_VERSION = 1
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.safetensors"
-
-
-def read_safetensors_metadata(path: Path) -> dict[str, str]:
-    """The string metadata of a safetensors file, with clear errors for other files."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                raise ModelError(f"{path}: file too short to be a safetensors file")
-            n = int.from_bytes(head, "little")
-            if n <= 0 or n > 100_000_000:
-                raise ModelError(f"{path}: not a safetensors file (bad header length)")
-            raw = fh.read(n)
-            if len(raw) < n:
-                raise ModelError(f"{path}: truncated safetensors header")
-            header = json.loads(raw)
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelError(f"{path}: not a safetensors file (header is not JSON)") from None
-    if not isinstance(header, dict):
-        raise ModelError(f"{path}: not a safetensors file (header is not a JSON object)")
-    meta = header.get("__metadata__") or {}
-    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise ModelError(f"{path}: the safetensors metadata is not a JSON object of strings")
-    return meta
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -63,8 +50,16 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 def save_tensors(
     path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, str]
 ) -> None:
+    """Write a safetensors file atomically; a failed write is a :class:`WriteError`."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    write_with(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta), suffix=".safetensors")
+
+    def _write(tmp: Path) -> None:
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+        except SafetensorError as e:  # safetensors reports I/O errors (disk full) as its own type
+            raise write_error(path, e) from None
+
+    write_with(path, _write, suffix=".safetensors")
 
 
 def save_model(
@@ -103,6 +98,34 @@ def untrained_model(preset: str = "small", seed: int = 0, **overrides: Any) -> S
     return model
 
 
+def check_weight_shapes(path: object, header: SafetensorsHeader, cfg: ModelConfig, prefix: str = "") -> None:
+    """The header's tensors named ``prefix + key`` must be exactly the float weights ``cfg``
+    builds, shape for shape: checked before the model is built or any tensor is loaded."""
+    expected = weight_shapes(cfg)
+    stored = {k[len(prefix) :]: v for k, v in header.tensors.items() if k.startswith(prefix)}
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
+    if missing or extra:
+        raise ModelError(
+            f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for k, shape in expected.items():
+        if stored[k].shape != shape:
+            raise ModelError(
+                f"{path}: weight {prefix}{k} has shape {stored[k].shape}, config expects {shape}"
+            )
+        if stored[k].dtype not in FLOAT_DTYPES:
+            raise ModelError(f"{path}: weight {prefix}{k} has dtype {stored[k].dtype}, expected a float type")
+
+
+def read_model_config(path: object, meta: dict[str, str], key: str = "config") -> ModelConfig:
+    """The model config stored as JSON in metadata field ``key``, every field checked."""
+    try:
+        return ModelConfig.from_dict(meta_json(path, meta, key))
+    except ModelConfigError as e:
+        raise ModelError(f"{path}: {e}") from None
+
+
 def load_model(path: str | os.PathLike[str] | None = None) -> SkeletonTextModel:
     """Load a model file; with no path, the model bundled in the package."""
     if path is None:
@@ -113,31 +136,22 @@ def load_model(path: str | os.PathLike[str] | None = None) -> SkeletonTextModel:
             )
         path = BUNDLED_MODEL
     path = Path(path)
-    meta = read_safetensors_metadata(path)
+    header = read_header(path)
+    meta = header.metadata
     if meta.get("format") != MODEL_FORMAT:
         raise ModelError(f"{path}: not a skelprompt model file (format {meta.get('format')!r})")
-    if int(meta.get("version", "0")) > MODEL_VERSION:
-        raise ModelError(f"{path}: model file version {meta['version']} is newer than this skelprompt reads")
-    try:
-        cfg = ModelConfig.from_dict(json.loads(meta["config"]))
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{path}: malformed model config ({e})") from None
+    meta_version(path, meta, MODEL_VERSION, "model file")
+    cfg = read_model_config(path, meta)
+    provenance = meta_json(path, meta, "provenance", default={})
+    check_weight_shapes(path, header, cfg)
     model = SkeletonTextModel(cfg)
     state = load_tensors(path)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        raise ModelError(
-            f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
-        )
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise ModelError(
-                f"{path}: weight {k} has shape {tuple(state[k].shape)}, config expects {tuple(v.shape)}"
-            )
+    if set(state) != set(model.state_dict()):  # the header was read above; a changed file is caught here
+        raise ModelError(f"{path}: the weights changed while the file was read")
     model.load_state_dict(state)
+    if not all(torch.isfinite(v).all() for v in model.state_dict().values()):
+        raise ModelError(f"{path}: the weights hold NaN or infinite values")
     model.eval()
-    model.provenance = json.loads(meta.get("provenance", "{}"))
+    model.provenance = provenance
     model.source_path = str(path)
     return model

