@@ -2,7 +2,7 @@
 provenance as JSON in its metadata header. Loading never unpickles.
 
 ``load_model()`` with no argument returns the model bundled inside the package
-(``skelprompt/models/default.safetensors``) when there is one.
+(``skelprompt/weights/default.safetensors``) when there is one.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
 
 MODEL_FORMAT = "skelprompt-model"
 MODEL_VERSION = 1
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.safetensors"
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "weights" / "default.safetensors"
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -10,7 +10,7 @@ so ``kps, scores, boxes, person_scores = backend(frame)`` works.
 
 :class:`MoveNetMultiPose` runs Google's MoveNet MultiPose Lightning (Apache-2.0, up to 6
 people, COCO-17) on the LiteRT runtime. The model file is vendored in this package
-(``video/models/movenet_multipose_lightning.tflite``, origin and licence in the README
+(``video/weights/movenet_multipose_lightning.tflite``, origin and licence in the README
 beside it); its sha256 is checked every time it is loaded. The runtime's start-up INFO lines
 ("Created TensorFlow Lite XNNPACK delegate ...") are hidden unless ``SKELPROMPT_VERBOSE=1``.
 Install the runtime with::
@@ -35,7 +35,7 @@ from skelprompt.errors import ModelError, SkelpromptError
 from skelprompt.video.reader import require_cv2
 
 LITERT_INSTALL = "pip install ai-edge-litert"
-# The vendored model (see video/models/README.md); other bytes would change every extraction.
+# The vendored model (see video/weights/README.md); other bytes would change every extraction.
 MOVENET_FILE = "movenet_multipose_lightning.tflite"
 MOVENET_SHA256 = "d4489f89e6bd6777a8b9a1a16189832131f84ff90d82fae729e670b84d7948dd"
 # Set to 1 to see the LiteRT runtime's own start-up lines on stderr.
@@ -115,7 +115,7 @@ def get_backend(
 
 def movenet_model_path() -> Path:
     """Where the vendored MoveNet MultiPose ``.tflite`` lies inside the installed package."""
-    return Path(__file__).resolve().parent / "models" / MOVENET_FILE
+    return Path(__file__).resolve().parent / "weights" / MOVENET_FILE
 
 
 def movenet_model_bytes(path: str | os.PathLike[str] | None = None) -> bytes:
