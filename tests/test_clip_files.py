@@ -36,7 +36,7 @@ def test_npz_round_trip_and_bad_files(tmp_path) -> None:
 def test_pyskl_round_trip_needs_trust(tmp_path) -> None:
     clips = sbu_clips()[:4]
     path = tmp_path / "ann.pkl"
-    save_pyskl(path, clips, split={"xsub_train": [c.frame_dir for c in clips[:2]]})
+    save_pyskl(path, clips, split={"xsub_train": [str(c.frame_dir) for c in clips[:2]]})
     with pytest.raises(FileFormatError, match="pickle can run code"):
         list(iter_pyskl(path, layout="openni15"))
     back = list(iter_pyskl(path, layout="openni15", trust_pickle=True))

@@ -150,7 +150,7 @@ def test_bad_detector_options_are_clear() -> None:
 def test_scorer_registry_lists_and_makes_scorers() -> None:
     assert SCORERS["knn"] is KnnScorer and SCORERS["mahalanobis"] is MahalanobisScorer
     assert SCORERS["centroid"] is CentroidScorer and CentroidScorer.name == "centroid"
-    assert make_scorer("knn", k=3).k == 3
+    assert vars(make_scorer("knn", k=3))["k"] == 3
     with pytest.raises(ValueError, match=r"unknown OoD method 'lof'; choose from .*'knn'"):
         make_scorer("lof")
     with pytest.raises(ValueError, match="'knn' is already registered"):
@@ -252,8 +252,8 @@ def test_checksum_names_the_fitted_detector(fitted, tmp_path) -> None:
 def rewrite(src, dst, meta: dict[str, str | None] | None = None, tensors: dict[str, Any] | None = None):
     """``src`` written again to ``dst`` with metadata fields / tensors replaced (None = removed)."""
     with safe_open(str(src), "pt") as f:
-        metadata = dict(f.metadata())
-    state = load_file(str(src))
+        metadata: dict[str, Any] = dict(f.metadata())
+    state: dict[str, Any] = load_file(str(src))
     for store, changes in ((metadata, meta or {}), (state, tensors or {})):
         for k, v in changes.items():
             store.pop(k) if v is None else store.__setitem__(k, v)
@@ -321,7 +321,7 @@ def test_bad_statistics_are_clear_errors(fitted, tmp_path) -> None:
     fitted[0].save(good)
     state = load_file(str(good))
     n = state["detector.normal_ood"].shape[0]
-    for tensors, match in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"ood.model.mean": None}, "statistics of OoD source 'model': tensor 'mean' is missing"),
         (
             {"ood.model.precision": state["ood.model.mean"][:3, None].repeat(1, 3)},
@@ -335,7 +335,8 @@ def test_bad_statistics_are_clear_errors(fitted, tmp_path) -> None:
         ({"ood.pose.groups": state["ood.pose.groups"] + 0.5}, "'groups' must hold non-negative clip indices"),
         ({"detector.normal_ood": None}, r"detector statistics missing \('detector.normal_ood'\)"),
         ({"model.projection.0.weight": None}, "stored model weights do not match"),
-    ]:
+    ]
+    for tensors, match in cases:
         bad = rewrite(good, tmp_path / "bad.safetensors", tensors=tensors)
         with pytest.raises(ModelError, match=match):
             Detector.load(bad)

@@ -240,6 +240,7 @@ def test_with_options_and_ood_plus_prompt(sbu):
     assert ood_only.normal_ood is det.normal_ood and ood_only.config.k == det.config.k
     ft, et, _ = det.features(sbu[8:14])
     ood = det.ood_distance(ft)
+    assert det.normal_ood is not None
     np.testing.assert_array_equal(
         ood_only.score_features(ft, et).anomaly, standardised(ood, det.normal_ood, 99.0)
     )

@@ -4,6 +4,7 @@ data-set-out, exact resume, augmentations, the PySKL shard stream and the bundle
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from skelprompt.model.checkpoint import load_model, model_checksum
 from skelprompt.pretrain import PretrainConfig, run_pretrain
 from skelprompt.pretrain.loss import contrastive_loss, pretrain_loss
 
-TINY = dict(frames=8, train_frames=8, batch_size=16, max_clips_per_dataset=24, warmup_steps=2, num_threads=1)
+TINY: dict[str, Any] = dict(
+    frames=8, train_frames=8, batch_size=16, max_clips_per_dataset=24, warmup_steps=2, num_threads=1
+)
 
 
 def _direct_contrastive(emb, text, labels, scale):
@@ -153,8 +156,8 @@ def test_pyskl_shards_convert_and_stream(tmp_path):
     from tests.helpers import sbu_clips
 
     clips = sbu_clips()[:23]
-    names = sorted({c.label for c in clips})
-    split = {"train": [c.frame_dir for c in clips[:15]], "test": [c.frame_dir for c in clips[15:]]}
+    names = sorted({str(c.label) for c in clips})
+    split = {"train": [str(c.frame_dir) for c in clips[:15]], "test": [str(c.frame_dir) for c in clips[15:]]}
     pkl = tmp_path / "ann.pkl"
     save_pyskl(pkl, clips, label_names=names, split=split)
     with pytest.raises(FileFormatError):

@@ -228,7 +228,7 @@ def test_no_person_video_raises(tmp_path, movenet256):
     from skelprompt.video.track_video import NoPersonDetected, extract_clip
 
     path = tmp_path / "black.mp4"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (320, 240))
     for _ in range(12):
         w.write(np.zeros((240, 320, 3), np.uint8))
     w.release()
@@ -261,7 +261,7 @@ def test_plot_scores(tmp_path):
     s = np.stack([np.sin(t) * 0.5 + 0.5, np.cos(t) * 0.5 + 0.5])
     out = plot_scores(t, s, 0.8, [(1.0, 2.0), (7.5, 8.2)], tmp_path / "p.png", labels=["#0", "#1"])
     img = cv2.imread(str(out))
-    assert img.shape == (360, 1000, 3)
+    assert img is not None and img.shape == (360, 1000, 3)
     with pytest.raises(SkelpromptError, match="scores must be"):
         plot_scores(t, s[:, :50], 0.8, [], tmp_path / "q.png")
 

@@ -196,7 +196,7 @@ class Clip:
         sc: np.ndarray
         if keypoint_score is None:
             sc = (
-                np.isfinite(kp).all(-1).astype(np.float32)
+                np.asarray(np.isfinite(kp).all(-1), np.float32)
                 if kp.ndim == 4
                 else np.ones(kp.shape[:-1], np.float32)
             )

@@ -52,16 +52,14 @@ def prompt_score(
     - both: max cosine to the anomaly prompts minus ``normal_weight`` x max cosine to the
       normal prompts (the prototype found this subtraction helped in every run).
     """
-    has_a = anomaly_prompts is not None and len(anomaly_prompts) > 0
-    has_n = normal_prompts is not None and len(normal_prompts) > 0
-    if has_a and has_n:
-        return prompt_similarity(embeddings, anomaly_prompts) - normal_weight * prompt_similarity(
-            embeddings, normal_prompts
-        )
-    if has_a:
-        return prompt_similarity(embeddings, anomaly_prompts)
-    if has_n:
-        return 1.0 - prompt_similarity(embeddings, normal_prompts)
+    a = anomaly_prompts if anomaly_prompts is not None and len(anomaly_prompts) > 0 else None
+    n = normal_prompts if normal_prompts is not None and len(normal_prompts) > 0 else None
+    if a is not None and n is not None:
+        return prompt_similarity(embeddings, a) - normal_weight * prompt_similarity(embeddings, n)
+    if a is not None:
+        return prompt_similarity(embeddings, a)
+    if n is not None:
+        return 1.0 - prompt_similarity(embeddings, n)
     return np.zeros(embeddings.shape[0], np.float32)
 
 
