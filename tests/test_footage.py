@@ -139,7 +139,11 @@ def test_video_json_follows_the_schema_and_round_trips(street) -> None:
     validate_result_json(data)
     det = Detector.load(street.det)
     assert det.info["pose_backend"] == "movenet" and det.info["pose_input_size"] == 256
-    assert data["detector"] == {"path": str(street.det), "checksum": detector_checksum(det)}
+    assert data["detector"] == {
+        "path": str(street.det),
+        "checksum": detector_checksum(det),
+        "normal_clips": det.info["num_normal_clips"],  # the windows that set the threshold
+    }
     assert data["prompts"] == ["a person falling down"] and data["schema_version"] == 1
     result = from_json(data)
     assert (
