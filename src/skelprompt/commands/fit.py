@@ -24,6 +24,7 @@ from skelprompt.detector.config import normal_clips_needed, too_few_normal_clips
 from skelprompt.detector.scorers import scorer_names
 from skelprompt.errors import SkelpromptError
 from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, DEFAULT_POSE_INPUT_SIZE, FootageSettings
+from skelprompt.footage.video import NormalFootage
 from skelprompt.footage.windows import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
 from skelprompt.scoring import COMBINES
 
@@ -107,6 +108,7 @@ def fit(
     from skelprompt.io import CLIP_SUFFIXES
 
     check_outputs([Output("--out", out)], [*normal, model], CLIP_SUFFIXES + VIDEO_SUFFIXES)
+    encoder = choose_model(model, untrained)  # a bad model file fails before minutes of pose work
     videos, others = split_inputs(normal)
     clips = read_clip_inputs(others, trust_pickle, layout) if others else []
     footage = None
@@ -122,7 +124,7 @@ def fit(
         )  # fmt: skip
     except ValueError as e:
         raise SkelpromptError(f"detector options: {e}") from None
-    det = Detector(choose_model(model, untrained), cfg)
+    det = Detector(encoder, cfg)
     det.fit(clips, progress=True)
     det.info["normal_sources"] = sorted({c.source or "" for c in clips})[:50]
     if footage is not None:
@@ -130,19 +132,23 @@ def fit(
     det.save(out)
     what = "windows" if footage is not None else "clips"
     console.print(f"fitted on {len(clips)} normal {what} -> [bold]{out}[/bold]")
-    warning = too_few_normal_clips(len(clips), false_alarm_rate, what)
-    if warning:
-        hint = (
-            _footage_needed(footage.info["normal_footage_s"], len(clips), false_alarm_rate) if footage else ""
+    _warn_if_too_few(len(clips), false_alarm_rate, footage)
+
+
+def _warn_if_too_few(num_normal: int, false_alarm_rate: float, footage: NormalFootage | None) -> None:
+    """Warn when the threshold cannot be estimated from this few normal clips (windows), with
+    how much more normal data it would need."""
+    what = "windows" if footage is not None else "clips"
+    warning = too_few_normal_clips(num_normal, false_alarm_rate, what)
+    if not warning:
+        return
+    hint = ""
+    if footage is not None:  # footage like this gives windows at this rate per second
+        seconds = (
+            footage.info["normal_footage_s"] * normal_clips_needed(false_alarm_rate) / max(1, num_normal)
         )
-        typer.echo(f"warning: {warning}; fit on more normal data{hint} or allow more false alarms", err=True)
-
-
-def _footage_needed(seconds: float, windows: int, false_alarm_rate: float) -> str:
-    """' (about N min of footage)': the normal footage that gives enough windows at the rate
-    this footage gave them."""
-    minutes = seconds * normal_clips_needed(false_alarm_rate) / max(1, windows) / 60
-    return f" (about {minutes:.0f} min of footage)"
+        hint = f" (about {seconds / 60:.0f} min of footage)"
+    typer.echo(f"warning: {warning}; fit on more normal data{hint} or allow more false alarms", err=True)
 
 
 def register(app: typer.Typer) -> None:
