@@ -143,11 +143,9 @@ def _warn_if_too_few(num_normal: int, false_alarm_rate: float, footage: NormalFo
     if not warning:
         return
     hint = ""
-    if footage is not None:  # footage like this gives windows at this rate per second
-        seconds = (
-            footage.info["normal_footage_s"] * normal_clips_needed(false_alarm_rate) / max(1, num_normal)
-        )
-        hint = f" (about {seconds / 60:.0f} min of footage)"
+    if footage is not None:  # one whole-scene window per stride: footage that gives enough of them
+        seconds = normal_clips_needed(false_alarm_rate) * footage.info["window_stride_s"]
+        hint = f" (at least {seconds / 60:.0f} min of footage)"
     typer.echo(f"warning: {warning}; fit on more normal data{hint} or allow more false alarms", err=True)
 
 
