@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -146,12 +148,27 @@ def test_no_arguments_prints_help_and_version_prints_the_version(capsys) -> None
     assert r.returncode == 0 and r.stdout.strip() == f"skelprompt {__version__}"
 
 
-def test_verbose_sets_the_environment_for_the_pose_runtime(capsys, monkeypatch) -> None:
+def test_verbose_shows_the_pose_runtime_banner(tmp_path) -> None:
+    """--verbose before the command shows what the pose runtime prints at start-up (hidden
+    otherwise, see test_first_run)."""
+    pytest.importorskip("ai_edge_litert")
     from skelprompt.video.pose import VERBOSE_ENV
 
-    monkeypatch.delenv(VERBOSE_ENV, raising=False)
-    r = run_main(capsys, "--verbose", "inspect", "--help")
-    assert r.returncode == 0 and os.environ.get(VERBOSE_ENV) == "1"
+    env = {k: v for k, v in os.environ.items() if k != VERBOSE_ENV}
+    args = [
+        "--verbose",
+        "extract",
+        str(EXAMPLE_VIDEO),
+        "--out",
+        str(tmp_path / "q.npz"),
+        "--max-frames",
+        "2",
+        "-q",
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "skelprompt.cli", *args], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == 0 and "TensorFlow Lite" in r.stderr, r.stderr
 
 
 # --- outputs: never over an input, never a folder ------------------------------------------------
