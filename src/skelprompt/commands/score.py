@@ -101,14 +101,7 @@ def score(
     from skelprompt.model import load_model
 
     kind = _input_kind(inputs, live)
-    _check_options_fit(kind, json_out=json_out, render=render, plot=plot, jsonl=jsonl, max_frames=max_frames)
-    if kind == "video" and len(inputs) > 1 and (render or plot):
-        raise SkelpromptError("--render and --plot draw one video: give one video with them")
-    check_outputs(
-        [Output("--json", json_out), Output("--plot", plot, ".png"), Output("--render", render, ".mp4"),
-         Output("--jsonl", jsonl)],
-        [*inputs, detector, model], read_suffixes=_READ_SUFFIXES,
-    )  # fmt: skip
+    _check_before_work(kind, inputs, [detector, model], json_out, render, plot, jsonl, max_frames)
     det = Detector.load(detector, expect_model=load_model(model) if model else None)
     if false_alarm_rate is not None:
         _warn_if_too_few(det, false_alarm_rate)
@@ -151,10 +144,38 @@ def _input_kind(inputs: list[str], live: bool) -> str:
     return "video" if videos else "clips"
 
 
-def _check_options_fit(kind: str, **given: object) -> None:
+def _check_before_work(
+    kind: str,
+    inputs: list[str],
+    files: list[Path | str | None],
+    json_out: Path | None,
+    render: Path | None,
+    plot: Path | None,
+    jsonl: Path | None,
+    max_frames: int | None,
+) -> None:
+    """The options given suit the kind of input, and no output would overwrite an input
+    (``inputs`` or the detector and model ``files``)."""
+    given = {
+        "--json": json_out,
+        "--render": render,
+        "--plot": plot,
+        "--jsonl": jsonl,
+        "--max-frames": max_frames,
+    }
+    _check_options_fit(kind, given)
+    if kind == "video" and len(inputs) > 1 and (render or plot):
+        raise SkelpromptError("--render and --plot draw one video: give one video with them")
+    check_outputs(
+        [Output("--json", json_out), Output("--plot", plot, ".png"), Output("--render", render, ".mp4"),
+         Output("--jsonl", jsonl)],
+        [*inputs, *files], read_suffixes=_READ_SUFFIXES,
+    )  # fmt: skip
+
+
+def _check_options_fit(kind: str, given: dict[str, object]) -> None:
     """An output or limit that the kind of input does not use is an error, not silently unused."""
-    for name, value in given.items():
-        option = "--" + name.replace("_out", "").replace("_", "-")
+    for option, value in given.items():
         if value is not None and option not in _OPTIONS_OF_KIND[kind]:
             users = [_KIND_NAMES[k] for k, opts in _OPTIONS_OF_KIND.items() if option in opts]
             raise SkelpromptError(f"{option} is for {' or '.join(users)}, not for {_KIND_NAMES[kind]}")
