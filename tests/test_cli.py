@@ -82,7 +82,11 @@ def test_clip_scores_json_follows_the_schema_and_round_trips(fitted) -> None:
     data = json.loads(out.read_text())
     validate_result_json(data)
     det = Detector.load(det_path)
-    assert data["detector"] == {"path": str(det_path), "checksum": detector_checksum(det)}
+    assert data["detector"] == {
+        "path": str(det_path),
+        "checksum": detector_checksum(det),
+        "normal_clips": det.info["num_normal_clips"],  # the clips that set the threshold
+    }
     assert data["normal_prompts"] == ["two people hugging"] and data["schema_version"] == 1
     result = from_json(data)
     assert isinstance(result, ClipResult) and len(result.clips) == len(data["clips"])

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -94,6 +95,9 @@ def street(tmp_path_factory) -> SimpleNamespace:
         "fit", str(EXAMPLE), "--untrained", "--out", str(det), "--window-length", "2", "--window-stride", "1"
     )
     assert r.returncode == 0, r.stderr
+    # 1 alarm per hour at a 1 s stride is 1 in 3600 windows: 8 s of video cannot set that threshold
+    (warning,) = warnings_in(r.stderr)
+    assert "needs at least 3600" in warning and "at least 60 min of footage" in warning
     out = tmp / "scores.json"
     r = _cli(
         "score", str(EXAMPLE), "--detector", str(det), "--prompt", "a person falling down",
@@ -139,7 +143,11 @@ def test_video_json_follows_the_schema_and_round_trips(street) -> None:
     validate_result_json(data)
     det = Detector.load(street.det)
     assert det.info["pose_backend"] == "movenet" and det.info["pose_input_size"] == 256
-    assert data["detector"] == {"path": str(street.det), "checksum": detector_checksum(det)}
+    assert data["detector"] == {
+        "path": str(street.det),
+        "checksum": detector_checksum(det),
+        "normal_clips": det.info["num_normal_clips"],  # the windows that set the threshold
+    }
     assert data["prompts"] == ["a person falling down"] and data["schema_version"] == 1
     result = from_json(data)
     assert (
@@ -172,3 +180,118 @@ def test_live_scoring_writes_one_line_per_window(street) -> None:
     assert len(rows) >= 2 and all("dropped_frames" in x and "anomaly" in x for x in rows)
     assert all(a["dropped_frames"] <= b["dropped_frames"] for a, b in zip(rows[:-1], rows[1:], strict=True))
     assert rows[1]["start_s"] > rows[0]["start_s"] and rows[1]["start_frame"] > 0
+
+
+# --- live windows on the real frames, drops counted; truncated files ------------------------
+
+
+@pytest.fixture(scope="module")
+def sbu_detector():
+    """A detector fitted on real SBU clips (an untrained encoder: fast, and enough to score)."""
+    from skelprompt.detector import Detector
+    from skelprompt.model import untrained_model
+    from tests.helpers import sbu_clips
+
+    return Detector(untrained_model(seed=0)).fit([c for c in sbu_clips() if c.label == "hugging"][:12])
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"not JSON: {name}")
+
+
+def warnings_in(stderr: str) -> list[str]:
+    return [x for x in stderr.splitlines() if x.startswith("warning:")]
+
+
+class RecordedStream:
+    """A real FrameStream whose frames' source indices are noted as they are taken."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.fps, self.size, self.reader = stream, stream.fps, stream.size, stream.reader
+        self.indices: list[int] = []
+
+    def __iter__(self):
+        for frame in self.stream:
+            self.indices.append(frame.index)
+            yield frame
+
+
+def test_live_windows_span_the_real_frames_when_frames_drop(sbu_detector, tmp_path) -> None:
+    pytest.importorskip("ai_edge_litert")
+    from skelprompt.footage import FootageSettings, score_live
+    from skelprompt.footage.live import stream_windows
+    from skelprompt.video.stream import FrameStream
+
+    length = 3  # frames: 0.3 s at the example's 10 fps; stride 0.1 s = 1 frame
+    with FrameStream(EXAMPLE_VIDEO, maxsize=4) as stream:  # read faster than scored: frames drop
+        rec = RecordedStream(stream)
+        spans = []
+        for clip in stream_windows(rec, 256, 0.3, 0.1):  # type: ignore[arg-type]
+            taken = rec.indices[-length:]  # the window's frames: the last ones taken
+            spans.append((clip.start_frame, clip.meta["end_frame"], taken[0], taken[-1] + 1))
+    assert stream.dropped > 0 and len(spans) >= 2
+    for start, end, first, past_last in spans:
+        assert (start, end) == (first, past_last)
+    assert any(end - start > length for start, end, _, _ in spans)  # a window over dropped frames
+
+    lines = tmp_path / "live.jsonl"
+    s = score_live(
+        sbu_detector, str(EXAMPLE_VIDEO), FootageSettings(0.3, 0.1, 256), jsonl=lines, queue_size=4
+    )
+    rows = [json.loads(x, parse_constant=_no_constant) for x in lines.read_text().splitlines()]
+    assert s.frames_read == 80 and s.dropped_frames > 0 and s.windows == len(rows) >= 1
+    assert s.frames_scored + s.dropped_frames == s.frames_read  # every frame scored or dropped
+    assert max(r["dropped_frames"] for r in rows) <= s.dropped_frames
+    assert all(r["end_frame"] - r["start_frame"] >= length for r in rows)
+    times = [t for r in rows for t in (r["start_s"], r["end_s"])]
+    assert times == pytest.approx([f / 10 for r in rows for f in (r["start_frame"], r["end_frame"])])
+
+
+def _truncated_copy(path: Path) -> Path:
+    """The example video with its index first and the second half of its frame data cut off:
+    the header still announces 80 frames, the decoder finds fewer."""
+    av = pytest.importorskip("av")
+    whole = path.with_name("whole.mp4")
+    with (
+        av.open(str(EXAMPLE_VIDEO)) as src,
+        av.open(str(whole), "w", options={"movflags": "faststart"}) as dst,
+    ):
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = whole.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_a_truncated_video_is_read_with_a_warning(tmp_path, capsys) -> None:
+    pytest.importorskip("cv2")
+    from skelprompt.video.reader import open_video
+    from skelprompt.video.stream import FrameStream
+
+    cut = _truncated_copy(tmp_path / "cut.mp4")
+    with open_video(cut) as reader:  # the offline path (score VIDEO, fit, extract)
+        n = sum(1 for _ in reader)
+    assert 0 < n < 80 and reader.frames_missing == 80 - n
+    (warning,) = warnings_in(capsys.readouterr().err)
+    assert "cut.mp4" in warning and f"{n} of the 80 frames" in warning
+    with FrameStream(cut, maxsize=100) as stream:  # the live path
+        assert sum(1 for _ in stream) == n
+    (warning,) = warnings_in(capsys.readouterr().err)
+    assert f"{n} of the 80 frames" in warning
+    with open_video(EXAMPLE_VIDEO) as reader:  # a whole file: no warning
+        assert sum(1 for _ in reader) == 80 and reader.frames_missing == 0
+    with open_video(cut, max_frames=10) as reader:  # stopped early on purpose: no warning
+        assert sum(1 for _ in reader) == 10
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_cli_reads_a_truncated_video_with_one_warning(tmp_path) -> None:
+    pytest.importorskip("ai_edge_litert")
+    cut = _truncated_copy(tmp_path / "cut.mp4")
+    r = _cli("extract", str(cut), "--out", str(tmp_path / "c.npz"), "-q")
+    assert r.returncode == 0, r.stderr
+    (warning,) = warnings_in(r.stderr)
+    assert "cut.mp4" in warning and "of the 80 frames" in warning

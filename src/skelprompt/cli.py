@@ -1,11 +1,18 @@
-"""The ``skelprompt`` command line: thin wrappers that parse arguments and call the library."""
+"""The ``skelprompt`` command line: thin wrappers that parse arguments and call the library.
+
+Every bad input ends in one clear line and exit code 2: usage errors (unknown command or
+option, a missing or out-of-range value) in click's form, our own errors as ``error: ...``.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated, NoReturn
 
 import typer
 
+from skelprompt import __version__
 from skelprompt.errors import SkelpromptError
 
 app = typer.Typer(
@@ -17,44 +24,86 @@ app = typer.Typer(
 
 # Each command (or group) lives in skelprompt.commands.<its name> and registers itself here.
 _COMMAND_MODULES = ["fit", "score", "inspect", "data", "extract", "pretrain", "benchmark"]
+_registered: set[str] = set()
+USAGE_EXIT_CODE = 2  # click's code for usage errors; ours for every bad input
+
+# typer >= 0.20 ships its own copy of click, so `import click` would give other classes than
+# the ones typer raises: take click's base exception from what typer really raises
+ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"skelprompt {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _app() -> None:
+def _app(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show the pose runtime's own start-up messages.")
+    ] = False,
+) -> None:
     # a callback keeps the app a group of commands even when only one is registered
-    pass
+    if verbose:
+        from skelprompt.video.pose import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The command named on the command line: the first word that is not a (global) flag."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _register_all(argv: list[str] | None = None) -> None:
     """Register the command named in ``argv`` alone, or all of them for the overview: some
     command modules import torch (e.g. `fit` reads its defaults from DetectorConfig), which
-    the other commands need not wait for."""
+    the other commands need not wait for. ``--version`` alone needs none."""
     import importlib
 
-    names = [argv[0]] if argv and argv[0] in _COMMAND_MODULES else _COMMAND_MODULES
-    for name in names:
-        importlib.import_module(f"skelprompt.commands.{name}").register(app)
+    argv = argv or []
+    name = _command_name(argv)
+    if name is None and "--version" in argv:
+        return
+    names = [name] if name in _COMMAND_MODULES else _COMMAND_MODULES
+    for n in names:
+        if n not in _registered:  # main() may run more than once in a process (tests)
+            importlib.import_module(f"skelprompt.commands.{n}").register(app)
+            _registered.add(n)
 
 
-def main() -> None:
-    """Entry point: run the app, turning user errors into one clear line and exit code 2."""
-    _register_all(sys.argv[1:])
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    sys.exit(USAGE_EXIT_CODE)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every bad input into one clear line and exit code 2."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    _register_all(args)
     try:
-        app(standalone_mode=False)
+        code = app(args=args, prog_name="skelprompt", standalone_mode=False)
     except SkelpromptError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        _fail(str(e))
+    except ClickException as e:  # usage errors: click's usage line and message
+        e.show()  # type: ignore[attr-defined]
+        sys.exit(getattr(e, "exit_code", USAGE_EXIT_CODE))
     except typer.Abort:
+        typer.echo("Aborted!", err=True)
         sys.exit(1)
-    except Exception as e:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        raise
+    except OSError as e:  # a file we could not read or write (permissions, full disk, ...)
+        if e.filename is None:
+            raise
+        _fail(f"{e.filename}: {e.strerror or e}")
+    # without standalone mode, typer returns the exit code of --help, --version, Ctrl-C, ...
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

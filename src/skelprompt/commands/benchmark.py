@@ -75,7 +75,7 @@ def benchmark(
     import torch
     from rich.console import Console
 
-    from skelprompt.commands.common import write_json
+    from skelprompt.commands.common import Output, check_outputs, write_json
     from skelprompt.errors import SkelpromptError
     from skelprompt.evaluation.protocols import BENCHMARKS, get_benchmark
     from skelprompt.evaluation.report import markdown_report, results_table
@@ -84,6 +84,7 @@ def benchmark(
     from skelprompt.model import load_model
 
     console = Console()
+    check_outputs([Output("--json", json_out), Output("--markdown", markdown)], [model])
     if model and untrained:
         raise SkelpromptError("give either --model or --untrained, not both")
     names = list(BENCHMARKS) if name == "all" else [get_benchmark(name).name]

@@ -98,10 +98,13 @@ def export_cmd(
 ) -> None:
     """Write a data set's clips (optionally some classes only) as a skelprompt .npz clip file,
     ready for `skelprompt fit` and `skelprompt score`."""
-    from skelprompt.datasets.registry import load_dataset
+    from skelprompt.commands.common import Output, check_outputs
+    from skelprompt.datasets.registry import dataset_path, load_dataset
     from skelprompt.errors import SkelpromptError
     from skelprompt.io import save_clips
 
+    # every file in the data set's folder may be one it reads
+    check_outputs([Output("--out", out, ".npz")], [dataset_path(name, data_root)], read_suffixes=None)
     clips = load_dataset(name, data_root)
     keep = [
         c

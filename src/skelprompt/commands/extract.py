@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from skelprompt.commands.common import Output, check_outputs
+from skelprompt.commands.options import pose_input_size, unit_interval
 from skelprompt.tracks import DEFAULT_MAX_AGE
 from skelprompt.video.pose import (
     DEFAULT_INPUT_SIZE,
@@ -27,17 +29,21 @@ def extract(
         str, typer.Option(help=f"Pose estimator, one of: {', '.join(sorted(POSE_BACKENDS))}.")
     ] = DEFAULT_POSE_BACKEND,
     input_size: Annotated[
-        int, typer.Option(help="Pose model input size (multiple of 32): 256 fast, 512 finds small people.")
+        int,
+        typer.Option(
+            help="Pose model input size (multiple of 32): 256 fast, 512 finds small people.",
+            callback=pose_input_size,
+        ),
     ] = DEFAULT_INPUT_SIZE,
-    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.", min=1)] = None,
     min_person_score: Annotated[
-        float, typer.Option(help="Drop detections scored below this.")
+        float, typer.Option(help="Drop detections scored below this.", callback=unit_interval)
     ] = DEFAULT_MIN_PERSON_SCORE,
     min_track_frames: Annotated[
-        int, typer.Option(help="Drop tracks seen in fewer frames than this.")
+        int, typer.Option(help="Drop tracks seen in fewer frames than this.", min=1)
     ] = DEFAULT_MIN_TRACK_FRAMES,
     max_age: Annotated[
-        int, typer.Option(help="Frames a lost person is remembered before a new id.")
+        int, typer.Option(help="Frames a lost person is remembered before a new id.", min=0)
     ] = DEFAULT_MAX_AGE,
     render: Annotated[
         Path | None, typer.Option(help="Also write the video with the skeletons drawn on it (.mp4).")
@@ -50,10 +56,7 @@ def extract(
     from skelprompt.video.pose import get_backend
     from skelprompt.video.track_video import extract_clip
 
-    if max_frames is not None and max_frames < 1:
-        raise typer.BadParameter("--max-frames must be >= 1")
-    if out.suffix.lower() != ".npz":
-        raise typer.BadParameter(f"--out must end in .npz, got {out}")
+    check_outputs([Output("--out", out, ".npz"), Output("--render", render, ".mp4")], [video])
     backend = get_backend(pose_backend, input_size=input_size, min_person_score=min_person_score)
     clip = extract_clip(
         video,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from skelprompt.commands.common import choose_model, read_clip_inputs
+from skelprompt.commands.common import Output, check_outputs, choose_model, read_clip_inputs
 from skelprompt.commands.options import (
     InputSize,
     Layout,
@@ -16,10 +16,15 @@ from skelprompt.commands.options import (
     TrustPickle,
     WindowLength,
     WindowStride,
+    detector_option,
+    non_negative,
 )
 from skelprompt.detector import DetectorConfig
+from skelprompt.detector.config import normal_clips_needed, too_few_normal_clips
 from skelprompt.detector.scorers import scorer_names
+from skelprompt.errors import SkelpromptError
 from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, DEFAULT_POSE_INPUT_SIZE, FootageSettings
+from skelprompt.footage.video import NormalFootage
 from skelprompt.footage.windows import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
 from skelprompt.scoring import COMBINES
 
@@ -35,12 +40,17 @@ def fit(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the detector (.safetensors).")],
     model: Annotated[str | None, typer.Option(help="Model file; default: the bundled model.")] = None,
     untrained: Annotated[bool, typer.Option(help="Use a randomly initialised encoder (control).")] = False,
-    ood: Annotated[str, typer.Option(help=f"OoD score: {', '.join(scorer_names())}.")] = _DEFAULTS.ood,
-    k: Annotated[int, typer.Option(help="Neighbours for the k-NN OoD score.")] = _DEFAULTS.k,
+    ood: Annotated[
+        str, typer.Option(help=f"OoD score: {', '.join(scorer_names())}.", callback=detector_option("ood"))
+    ] = _DEFAULTS.ood,
+    k: Annotated[
+        int, typer.Option(help="Neighbours for the k-NN OoD score.", callback=detector_option("k"))
+    ] = _DEFAULTS.k,
     ood_features: Annotated[
         str,
         typer.Option(
-            help="What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained encoder), random (random encoder)."
+            help="What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained encoder), random (random encoder).",
+            callback=detector_option("ood_features"),
         ),
     ] = _DEFAULTS.ood_features,
     symmetric: Annotated[
@@ -48,19 +58,38 @@ def fit(
         typer.Option(help="Add mirrored (and person-swapped) copies of the normal clips to the normal set."),
     ] = _DEFAULTS.symmetric,
     prompt_weight: Annotated[
-        float, typer.Option(help="Weight of the prompt score against the OoD score.")
+        float,
+        typer.Option(
+            help="Weight of the prompt score against the OoD score.",
+            callback=detector_option("prompt_weight"),
+        ),
     ] = _DEFAULTS.prompt_weight,
     normal_weight: Annotated[
-        float, typer.Option(help="Weight of normal prompts when anomaly prompts are given too.")
+        float,
+        typer.Option(
+            help="Weight of normal prompts when anomaly prompts are given too.",
+            callback=detector_option("normal_weight"),
+        ),
     ] = _DEFAULTS.normal_weight,
     combine: Annotated[
-        str, typer.Option(help=f"How OoD and prompt combine: {', '.join(COMBINES)}.")
+        str,
+        typer.Option(
+            help=f"How OoD and prompt combine: {', '.join(COMBINES)}.", callback=detector_option("combine")
+        ),
     ] = _DEFAULTS.combine,
     false_alarm_rate: Annotated[
-        float, typer.Option(help="Fraction of normal clips allowed above the threshold.")
+        float,
+        typer.Option(
+            help="Fraction of normal clips allowed above the threshold.",
+            callback=detector_option("false_alarm_rate"),
+        ),
     ] = _DEFAULTS.false_alarm_rate,
     false_alarms_per_hour: Annotated[
-        float, typer.Option(help="For footage: alarms per hour of normal video allowed (sets the threshold).")
+        float,
+        typer.Option(
+            help="For footage: alarms per hour of normal video allowed (sets the threshold).",
+            callback=non_negative,
+        ),
     ] = DEFAULT_FALSE_ALARMS_PER_HOUR,
     window_length: WindowLength = DEFAULT_LENGTH_S,
     window_stride: WindowStride = DEFAULT_STRIDE_S,
@@ -75,8 +104,11 @@ def fit(
     windows, and the threshold is set at --false-alarms-per-hour on that footage.
     """
     from skelprompt.detector import Detector
-    from skelprompt.footage import normal_footage, split_inputs
+    from skelprompt.footage import VIDEO_SUFFIXES, normal_footage, split_inputs
+    from skelprompt.io import CLIP_SUFFIXES
 
+    check_outputs([Output("--out", out)], [*normal, model], CLIP_SUFFIXES + VIDEO_SUFFIXES)
+    encoder = choose_model(model, untrained)  # a bad model file fails before minutes of pose work
     videos, others = split_inputs(normal)
     clips = read_clip_inputs(others, trust_pickle, layout) if others else []
     footage = None
@@ -85,20 +117,36 @@ def fit(
         footage = normal_footage(videos, settings, false_alarms_per_hour)
         clips += footage.clips
         false_alarm_rate = footage.false_alarm_rate
-    try:
+    try:  # each option was checked alone when parsed; this checks them together
         cfg = DetectorConfig(
             ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, combine=combine,
             prompt_weight=prompt_weight, normal_weight=normal_weight, false_alarm_rate=false_alarm_rate,
         )  # fmt: skip
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
-    det = Detector(choose_model(model, untrained), cfg)
+        raise SkelpromptError(f"detector options: {e}") from None
+    det = Detector(encoder, cfg)
     det.fit(clips, progress=True)
     det.info["normal_sources"] = sorted({c.source or "" for c in clips})[:50]
     if footage is not None:
         det.info.update(footage.info)
     det.save(out)
-    console.print(f"fitted on {len(clips)} normal clips -> [bold]{out}[/bold]")
+    what = "windows" if footage is not None else "clips"
+    console.print(f"fitted on {len(clips)} normal {what} -> [bold]{out}[/bold]")
+    _warn_if_too_few(len(clips), false_alarm_rate, footage)
+
+
+def _warn_if_too_few(num_normal: int, false_alarm_rate: float, footage: NormalFootage | None) -> None:
+    """Warn when the threshold cannot be estimated from this few normal clips (windows), with
+    how much more normal data it would need."""
+    what = "windows" if footage is not None else "clips"
+    warning = too_few_normal_clips(num_normal, false_alarm_rate, what)
+    if not warning:
+        return
+    hint = ""
+    if footage is not None:  # one whole-scene window per stride: footage that gives enough of them
+        seconds = normal_clips_needed(false_alarm_rate) * footage.info["window_stride_s"]
+        hint = f" (at least {seconds / 60:.0f} min of footage)"
+    typer.echo(f"warning: {warning}; fit on more normal data{hint} or allow more false alarms", err=True)
 
 
 def register(app: typer.Typer) -> None:

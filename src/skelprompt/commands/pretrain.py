@@ -43,10 +43,12 @@ def pretrain(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Pretrain the encoder F, classifier and text projection f on labelled skeleton data sets."""
+    from skelprompt.commands.common import Output, check_outputs
     from skelprompt.errors import SkelpromptError
     from skelprompt.pretrain.config import PretrainConfig
     from skelprompt.pretrain.loop import run_pretrain
 
+    check_outputs([Output("--out", out)], [config])
     cfg = PretrainConfig.from_yaml(config) if config else PretrainConfig()
     d = cfg.to_dict()
     if include:

@@ -8,18 +8,33 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from skelprompt.commands.common import read_clip_inputs, write_json
-from skelprompt.commands.options import Layout, TrustPickle
+from skelprompt.commands.common import Output, check_outputs, read_clip_inputs, write_json
+from skelprompt.commands.options import (
+    Layout,
+    TrustPickle,
+    detector_option,
+    pose_input_size,
+    positive_seconds,
+)
+from skelprompt.errors import SkelpromptError
+from skelprompt.footage.sources import VIDEO_SUFFIXES
+from skelprompt.io import CLIP_SUFFIXES
 
 if TYPE_CHECKING:
     from skelprompt.detector import Detector
     from skelprompt.footage import FootageSettings
 
 console = Console()
+_READ_SUFFIXES = CLIP_SUFFIXES + VIDEO_SUFFIXES  # what score reads from a folder
 
 
 def score(
-    inputs: Annotated[list[str], typer.Argument(help="Clip files or folders to score.")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Clip files (or folders of them), video files, or a live source: webcam index or URL."
+        ),
+    ],
     detector: Annotated[Path, typer.Option("--detector", "-d", help="A detector from `skelprompt fit`.")],
     prompt: Annotated[
         list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
@@ -35,21 +50,27 @@ def score(
         str | None, typer.Option(help="Check that the detector was fitted with this model.")
     ] = None,
     false_alarm_rate: Annotated[
-        float | None, typer.Option(help="Override the detector's false-alarm rate.")
+        float | None,
+        typer.Option(
+            help="Override the detector's false-alarm rate.", callback=detector_option("false_alarm_rate")
+        ),
     ] = None,
-    top: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 20,
+    top: Annotated[int, typer.Option(help="Rows to print (0 = all).", min=0)] = 20,
     render: Annotated[
         Path | None, typer.Option(help="Video input: write the video with scores drawn (.mp4).")
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="Video input: write the score over time (.png).")] = None,
     window_length: Annotated[
-        float | None, typer.Option(help="Window length in seconds (default: the detector's).")
+        float | None,
+        typer.Option(help="Window length in seconds (default: the detector's).", callback=positive_seconds),
     ] = None,
     window_stride: Annotated[
-        float | None, typer.Option(help="Window stride in seconds (default: the detector's).")
+        float | None,
+        typer.Option(help="Window stride in seconds (default: the detector's).", callback=positive_seconds),
     ] = None,
     input_size: Annotated[
-        int | None, typer.Option(help="Pose model input size (default: the detector's).")
+        int | None,
+        typer.Option(help="Pose model input size (default: the detector's).", callback=pose_input_size),
     ] = None,
     pose_backend: Annotated[
         str | None, typer.Option(help="Pose estimator, e.g. movenet (default: the detector's).")
@@ -63,7 +84,9 @@ def score(
     jsonl: Annotated[
         Path | None, typer.Option(help="Live input: append one JSON line per window here.")
     ] = None,
-    max_frames: Annotated[int | None, typer.Option(help="Live input: stop after this many frames.")] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(help="Live input: stop after this many frames.", min=1)
+    ] = None,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
 ) -> None:
@@ -74,15 +97,19 @@ def score(
     """
     from skelprompt.commands.tables import clip_table
     from skelprompt.detector import Detector
-    from skelprompt.footage import FootageSettings, is_stream, is_video, score_clips, to_json
+    from skelprompt.footage import FootageSettings, score_clips, to_json
     from skelprompt.model import load_model
 
+    kind = _input_kind(inputs, live)
+    _check_before_work(kind, inputs, [detector, model], json_out, render, plot, jsonl, max_frames)
     det = Detector.load(detector, expect_model=load_model(model) if model else None)
+    if false_alarm_rate is not None:
+        _warn_if_too_few(det, false_alarm_rate)
     settings = FootageSettings.of_detector(det.info, window_length, window_stride, input_size, pose_backend)
-    if live or any(is_stream(i) for i in inputs):
-        _score_live(det, inputs, settings, prompt, normal_prompt, jsonl, max_frames)
+    if kind == "live":
+        _score_live(det, inputs, settings, prompt, normal_prompt, false_alarm_rate, jsonl, max_frames)
         return
-    if any(is_video(i) for i in inputs):
+    if kind == "video":
         _score_videos(
             det, detector, inputs, settings, prompt, normal_prompt, false_alarm_rate, json_out, render, plot
         )
@@ -95,12 +122,81 @@ def score(
         console.print(f"scores -> [bold]{json_out}[/bold]")
 
 
+# what each kind of input writes: the outputs and limits given for another kind are errors
+_OPTIONS_OF_KIND = {
+    "clips": ("--json",),
+    "video": ("--json", "--render", "--plot"),
+    "live": ("--jsonl", "--max-frames"),
+}
+_KIND_NAMES = {"clips": "clip files", "video": "video files", "live": "live input (streams, --live)"}
+
+
+def _input_kind(inputs: list[str], live: bool) -> str:
+    """'live', 'video' or 'clips': how the inputs are scored. Videos and clip files do not mix."""
+    from skelprompt.footage import is_stream, is_video
+
+    if live or any(is_stream(i) for i in inputs):
+        return "live"
+    videos = [i for i in inputs if is_video(i)]
+    if videos and len(videos) < len(inputs):
+        other = next(i for i in inputs if not is_video(i))
+        raise SkelpromptError(f"{other}: give videos or clip files, not both, in one call")
+    return "video" if videos else "clips"
+
+
+def _check_before_work(
+    kind: str,
+    inputs: list[str],
+    files: list[Path | str | None],
+    json_out: Path | None,
+    render: Path | None,
+    plot: Path | None,
+    jsonl: Path | None,
+    max_frames: int | None,
+) -> None:
+    """The options given suit the kind of input, and no output would overwrite an input
+    (``inputs`` or the detector and model ``files``)."""
+    given = {
+        "--json": json_out,
+        "--render": render,
+        "--plot": plot,
+        "--jsonl": jsonl,
+        "--max-frames": max_frames,
+    }
+    _check_options_fit(kind, given)
+    if kind == "video" and len(inputs) > 1 and (render or plot):
+        raise SkelpromptError("--render and --plot draw one video: give one video with them")
+    check_outputs(
+        [Output("--json", json_out), Output("--plot", plot, ".png"), Output("--render", render, ".mp4"),
+         Output("--jsonl", jsonl)],
+        [*inputs, *files], read_suffixes=_READ_SUFFIXES,
+    )  # fmt: skip
+
+
+def _check_options_fit(kind: str, given: dict[str, object]) -> None:
+    """An output or limit that the kind of input does not use is an error, not silently unused."""
+    for option, value in given.items():
+        if value is not None and option not in _OPTIONS_OF_KIND[kind]:
+            users = [_KIND_NAMES[k] for k, opts in _OPTIONS_OF_KIND.items() if option in opts]
+            raise SkelpromptError(f"{option} is for {' or '.join(users)}, not for {_KIND_NAMES[kind]}")
+
+
+def _warn_if_too_few(det: Detector, false_alarm_rate: float) -> None:
+    from skelprompt.detector.config import too_few_normal_clips
+    from skelprompt.footage.results import normal_clip_count
+
+    warning = too_few_normal_clips(normal_clip_count(det) or 0, false_alarm_rate)
+    if warning:
+        typer.echo(f"warning: --false-alarm-rate {false_alarm_rate:g}: {warning}", err=True)
+
+
 def _score_live(
     det: Detector,
     sources: list[str],
     settings: FootageSettings,
     prompts: list[str] | None,
     normal_prompts: list[str] | None,
+    false_alarm_rate: float | None,
     jsonl: Path | None,
     max_frames: int | None,
 ) -> None:
@@ -110,10 +206,11 @@ def _score_live(
     for src in sources:
         s = score_live(
             det, src, settings, prompts, normal_prompts, jsonl, max_frames,
-            realtime=not is_stream(src), echo=stderr_echo,
+            realtime=not is_stream(src), echo=stderr_echo, false_alarm_rate=false_alarm_rate,
         )  # fmt: skip
         console.print(
-            f"{s.source}: {s.windows} windows, {s.alerts} alerts, {s.dropped_frames} dropped frames, {s.seconds} s"
+            f"{s.source}: {s.windows} windows, {s.alerts} alerts, {s.frames_read} frames read, "
+            f"{s.dropped_frames} dropped (scoring fell behind), {s.seconds} s"
         )
 
 
@@ -130,12 +227,9 @@ def _score_videos(
     plot: Path | None,
 ) -> None:
     from skelprompt.commands.tables import alert_span_table, window_table
-    from skelprompt.footage import is_video, score_video, to_json
+    from skelprompt.footage import score_video, to_json
 
-    other = next((v for v in videos if not is_video(v)), None)
-    if other is not None:
-        raise typer.BadParameter(f"{other}: give videos or clip files, not both, in one call")
-    one = len(videos) == 1  # pictures for a single video only
+    one = len(videos) == 1  # pictures for a single video only (score() checks)
     results = []
     for video in videos:
         res = score_video(

@@ -90,6 +90,27 @@ class DetectorConfig:
         return make_scorer(self.ood, **self.scorer_params())
 
 
+def normal_clips_needed(false_alarm_rate: float) -> int:
+    """How many normal clips a threshold at ``false_alarm_rate`` needs: about 1 / rate, so
+    that the fraction of normal clips above it can be that small (0 for rate 0: the
+    threshold is then the highest normal score by definition)."""
+    return math.ceil(1.0 / false_alarm_rate - 1e-9) if false_alarm_rate > 0 else 0
+
+
+def too_few_normal_clips(num_normal: int, false_alarm_rate: float, what: str = "clips") -> str | None:
+    """A warning when ``num_normal`` normal clips are too few to set a threshold at
+    ``false_alarm_rate``, else None. With too few, the threshold is the highest normal score
+    and the real false-alarm rate is higher than asked."""
+    needed = normal_clips_needed(false_alarm_rate)
+    if num_normal >= needed:
+        return None
+    return (
+        f"the threshold is set from only {num_normal} normal {what}, but a false-alarm rate of "
+        f"1 in {1 / false_alarm_rate:.4g} needs at least {needed}: it is the highest normal score, "
+        "so expect more false alarms than asked"
+    )
+
+
 def has_type(value: object, want: type) -> bool:
     """``isinstance`` as JSON values need it: bools are not numbers, ints may stand for floats,
     floats must be finite."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -20,10 +21,24 @@ from skelprompt.clip import Clip
 from skelprompt.detector import persistence, sources
 from skelprompt.detector.config import DetectorConfig, Scores
 from skelprompt.detector.scorers import OoDScorer
-from skelprompt.errors import ModelError
+from skelprompt.errors import ClipError, ModelError
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.model.text import TextEncoder, get_text_encoder
 from skelprompt.scoring import combine_scores, prompt_score, standardised, threshold_at_false_alarm_rate
+
+# one prompt (a string) or several; a string is one prompt, not a sequence of letters
+Prompts = str | Sequence[str] | None
+
+
+def prompt_list(prompts: Prompts) -> list[str]:
+    """``prompts`` as a list of prompts: a single string is one prompt."""
+    if prompts is None:
+        return []
+    items = [prompts] if isinstance(prompts, str) else list(prompts)
+    bad = next((p for p in items if not isinstance(p, str)), None)
+    if bad is not None:
+        raise TypeError(f"prompts must be strings, got {type(bad).__name__} {bad!r}")
+    return items
 
 
 class Detector:
@@ -121,7 +136,7 @@ class Detector:
             )
         return enc
 
-    def _embed(self, texts: list[str] | None) -> np.ndarray | None:
+    def _embed(self, texts: list[str]) -> np.ndarray | None:
         if not texts:
             return None
         return self.text_encoder().encode(list(texts)).astype(np.float64)
@@ -135,13 +150,16 @@ class Detector:
         self,
         feats: np.ndarray,
         embs: np.ndarray,
-        prompts: list[str] | None = None,
-        normal_prompts: list[str] | None = None,
+        prompts: Prompts = None,
+        normal_prompts: Prompts = None,
         false_alarm_rate: float | None = None,
         extra: dict[str, np.ndarray] | None = None,
     ) -> Scores:
         """Scores from precomputed features (see :meth:`score`)."""
         normal_ood, normal_embeddings = self._check_fitted()
+        if len(feats) == 0:
+            raise ClipError("no clips to score")
+        prompts, normal_prompts = prompt_list(prompts), prompt_list(normal_prompts)
         ya, yn = self._embed(prompts), self._embed(normal_prompts)
         ood = self.ood_distance(feats, extra)
         ps = prompt_score(np.asarray(embs, np.float64), ya, yn, self.config.normal_weight)
@@ -157,31 +175,35 @@ class Detector:
         _, _, normal_anomaly = combine(normal_ood, ps_normal, normal_ood, ps_normal)
         rate = self.config.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
         threshold = threshold_at_false_alarm_rate(normal_anomaly, rate)
-        return Scores(ood, ps, p_o, p_t, anomaly, threshold, list(prompts or []), list(normal_prompts or []))
+        return Scores(ood, ps, p_o, p_t, anomaly, threshold, prompts, normal_prompts)
 
     def score(
         self,
         clips: list[Clip],
-        prompts: list[str] | None = None,
-        normal_prompts: list[str] | None = None,
+        prompts: Prompts = None,
+        normal_prompts: Prompts = None,
         false_alarm_rate: float | None = None,
         progress: bool = False,
     ) -> Scores:
-        """OoD, prompt and anomaly scores for ``clips`` and the threshold for the prompts given."""
+        """OoD, prompt and anomaly scores for ``clips`` and the threshold for the prompts given
+        (``prompts``: one string or a list; each names an anomaly, ``normal_prompts`` normal
+        activity)."""
         self._check_fitted()
+        if len(clips) == 0:
+            raise ClipError("no clips to score")
         feats, embs, extra = self.features(clips, progress=progress)
         return self.score_features(feats, embs, prompts, normal_prompts, false_alarm_rate, extra)
 
     def decision_function(
-        self, clips: list[Clip], prompts: list[str] | None = None, normal_prompts: list[str] | None = None
+        self, clips: list[Clip], prompts: Prompts = None, normal_prompts: Prompts = None
     ) -> np.ndarray:
         return self.score(clips, prompts, normal_prompts).anomaly
 
     def predict(
         self,
         clips: list[Clip],
-        prompts: list[str] | None = None,
-        normal_prompts: list[str] | None = None,
+        prompts: Prompts = None,
+        normal_prompts: Prompts = None,
         false_alarm_rate: float | None = None,
     ) -> np.ndarray:
         return self.score(clips, prompts, normal_prompts, false_alarm_rate).is_anomaly.astype(int)

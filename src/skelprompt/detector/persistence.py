@@ -5,8 +5,8 @@ other file.
 Tensors: ``model.*`` (weights), ``random_encoder.*`` (with the "random" source),
 ``detector.normal_embeddings``, ``detector.normal_ood`` and, per OoD source,
 ``ood.<source>.<name>`` for every tensor of its scorer plus ``ood.<source>.normal_dist``.
-Loading checks every metadata field and every shape before use: each problem is a ModelError
-naming the file and the field.
+Loading checks every metadata field, every shape and that every statistic is finite before
+use: each problem is a ModelError naming the file and the field.
 """
 
 from __future__ import annotations
@@ -220,7 +220,13 @@ def _statistics(
     def get(name: str) -> np.ndarray:
         if name not in tensors:
             raise ModelError(f"{path}: detector statistics missing ('{name}')")
-        return tensors[name].to(torch.float64).numpy()
+        arr = tensors[name].to(torch.float64).numpy()
+        if not np.isfinite(arr).all():  # every score would be NaN, every alert silently lost
+            raise ModelError(
+                f"{path}: the detector's normal statistics are not finite (tensor '{name}' holds "
+                "NaN or infinity); fit the detector again"
+            )
+        return arr
 
     emb, ood = get("detector.normal_embeddings"), get("detector.normal_ood")
     n = ood.shape[0] if ood.ndim == 1 else 0

@@ -9,7 +9,7 @@ the detector, with typed results and one JSON form for them.
 - :mod:`~skelprompt.footage.results`: the result types and their JSON
 """
 
-from skelprompt.footage.live import LiveSummary, live_windows, score_live
+from skelprompt.footage.live import LiveSummary, live_windows, score_live, stream_windows
 from skelprompt.footage.results import (
     AlertSpan,
     ClipResult,
@@ -18,6 +18,7 @@ from skelprompt.footage.results import (
     VideoResult,
     WindowScore,
     detector_checksum,
+    finite_json,
     from_json,
     to_json,
 )
@@ -59,5 +60,5 @@ __all__ = [
     "cut_windows", "detector_checksum", "expand_videos", "extract", "false_alarm_rate_per_hour", "from_json",
     "is_stream", "is_video", "live_windows", "normal_footage", "normal_windows", "person_box",
     "person_frame_scores", "score_clips", "score_live", "score_video", "score_video_clip", "score_windows",
-    "split_inputs", "to_json", "window_bounds",
+    "split_inputs", "stream_windows", "to_json", "window_bounds", "finite_json",
 ]  # fmt: skip

@@ -10,9 +10,12 @@ back.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from skelprompt import __version__
 
@@ -112,23 +115,55 @@ def detector_checksum(detector: object) -> str | None:
     return str(value) if value is not None else None
 
 
+def normal_clip_count(detector: object) -> int | None:
+    """How many normal clips (windows, for footage) the detector's threshold was set from."""
+    normal_ood = getattr(detector, "normal_ood", None)
+    if normal_ood is not None:
+        return len(normal_ood)
+    value = (getattr(detector, "info", None) or {}).get("num_normal_clips")
+    return int(value) if value is not None else None
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with NumPy values made plain and every NaN or infinity made None: JSON has no
+    NaN, and a bare ``NaN`` in a file makes it unreadable to most JSON readers."""
+    if isinstance(obj, np.ndarray | np.generic):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return finite_json(asdict(obj))
+    return obj
+
+
 def to_json(result: Result, detector: object, detector_path: str | Path) -> dict[str, Any]:
     """The JSON-able form of ``result`` with what produced it: schema and skelprompt versions,
-    the detector (path, checksum) and the prompts used. Several videos go under ``videos``."""
+    the detector (path, checksum, how many normal clips set its threshold) and the prompts
+    used. Several videos go under ``videos``. Scores that are not finite become None."""
     head: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "skelprompt_version": __version__,
-        "detector": {"path": str(detector_path), "checksum": detector_checksum(detector)},
+        "detector": {
+            "path": str(detector_path),
+            "checksum": detector_checksum(detector),
+            "normal_clips": normal_clip_count(detector),
+        },
     }
     if isinstance(result, list):
         first = result[0] if result else None
-        return {
-            **head,
-            "prompts": list(first.prompts) if first else [],
-            "normal_prompts": list(first.normal_prompts) if first else [],
-            "videos": [asdict(v) for v in result],
-        }
-    return {**head, **asdict(result)}
+        return finite_json(
+            {
+                **head,
+                "prompts": list(first.prompts) if first else [],
+                "normal_prompts": list(first.normal_prompts) if first else [],
+                "videos": [asdict(v) for v in result],
+            }
+        )
+    return finite_json({**head, **asdict(result)})
 
 
 def _build(cls: type, data: dict[str, Any]) -> Any:

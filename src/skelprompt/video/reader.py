@@ -3,12 +3,14 @@
 ``open_video(source)`` returns a :class:`VideoReader`; iterate it for :class:`Frame` objects
 (``index``, ``time`` in seconds, ``image`` a BGR ``uint8`` array ``[H, W, 3]``). A file that
 is missing, is not a video or has no decodable frame raises :class:`FileFormatError`
-naming the file.
+naming the file. A file whose frames end well before the count its header gives (truncated
+or damaged) is read as far as it goes, with a one-line warning on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ from skelprompt.errors import FileFormatError, SkelpromptError
 VideoSource = str | int | os.PathLike[str]
 
 CV2_INSTALL = "pip install opencv-python-headless"
+# frames a file may end short of its header's count without a warning: some containers'
+# counts are estimates (from duration x fps) that miss by a frame or two
+FRAME_COUNT_SLACK = 2
 
 
 def require_cv2() -> Any:
@@ -100,6 +105,7 @@ class VideoReader:
         self.frame_count: int | None = n if self.kind == "file" and n > 0 else None
         self._t0 = time.monotonic()
         self._index = 0
+        self.frames_missing = 0  # of the header's count, once a file has ended short of it
 
     @property
     def live(self) -> bool:
@@ -119,6 +125,7 @@ class VideoReader:
             else:
                 ok, img = self._cap.read()
                 if not ok or img is None:
+                    self._warn_if_truncated()
                     break
             if self.live or not self.fps:
                 t = time.monotonic() - self._t0
@@ -127,6 +134,23 @@ class VideoReader:
             yield Frame(self._index, t, img)
             self._index += 1
         self.close()
+
+    def _warn_if_truncated(self) -> None:
+        """At the end of a file: note (``frames_missing``) and warn of the frames its header
+        promised that it did not give."""
+        expected = self.expected_frames()
+        if expected is None or self.live:
+            return
+        missing = self.frames_missing = max(0, expected - self._index)
+        if missing > max(FRAME_COUNT_SLACK, self._index // 100):
+            from tqdm import tqdm  # clears any progress bar so the warning gets its own line
+
+            tqdm.write(
+                f"warning: {self.name}: the video ends after {self._index} of the "
+                f"{self._index + missing} frames its header announces (truncated or damaged file); "
+                "only the frames read are used",
+                file=sys.stderr,
+            )
 
     def close(self) -> None:
         self._cap.release()
