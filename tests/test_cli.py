@@ -27,7 +27,7 @@ def sbu_files(tmp_path_factory):
     normal_dir = root / "normal"
     for c in clips:
         if c.meta["set"] not in ("s01s02", "s01s03") and c.label in NORMAL_SBU:
-            save_clips(normal_dir / f"{c.frame_dir.replace('/', '_')}.npz", [c])
+            save_clips(normal_dir / f"{str(c.frame_dir).replace('/', '_')}.npz", [c])
     test = [c for c in clips if c.meta["set"] in ("s01s02", "s01s03")]
     save_clips(root / "test.npz", test)
     model = root / "model.safetensors"

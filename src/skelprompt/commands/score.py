@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -173,7 +174,7 @@ def _check_before_work(
     )  # fmt: skip
 
 
-def _check_options_fit(kind: str, given: dict[str, object]) -> None:
+def _check_options_fit(kind: str, given: Mapping[str, object]) -> None:
     """An output or limit that the kind of input does not use is an error, not silently unused."""
     for option, value in given.items():
         if value is not None and option not in _OPTIONS_OF_KIND[kind]:

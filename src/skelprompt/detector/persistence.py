@@ -105,7 +105,7 @@ def load_detector(
     # every statistic is checked before the model is built
     normal_embeddings, normal_ood, scorers, normal_dists = _statistics(path, tensors, dcfg, mcfg)
     model = _model(path, tensors, mcfg)
-    model.provenance = provenance  # type: ignore[assignment]
+    model.provenance = provenance
     det = cls(model, dcfg)
     if det.random_encoder is not None:
         rstate = {

@@ -51,7 +51,9 @@ class Frame:
 
 def parse_source(source: VideoSource) -> tuple[str, str | int]:
     """Classify ``source`` as ``("camera", index)``, ``("url", url)`` or ``("file", path)``."""
-    if isinstance(source, int) and not isinstance(source, bool):
+    if isinstance(source, bool):
+        raise SkelpromptError(f"not a video source: {source!r}")
+    if isinstance(source, int):
         return "camera", source
     s = os.fspath(source)
     if s.isdigit():
@@ -75,7 +77,7 @@ class VideoReader:
         self.kind, target = parse_source(source)
         self.name = str(target) if self.kind != "camera" else f"camera {target}"
         if self.kind == "file":
-            p = Path(target)
+            p = Path(str(target))
             if not p.exists():
                 raise FileFormatError(f"{p}: no such video file")
             if p.is_dir():

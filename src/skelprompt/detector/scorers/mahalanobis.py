@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
-from sklearn.covariance import LedoitWolf  # type: ignore[import-untyped]
+from sklearn.covariance import LedoitWolf
 
 from skelprompt.detector.scorers.base import OoDScorer, register_scorer, require_tensor
 from skelprompt.scoring import mahalanobis
