@@ -69,6 +69,11 @@ def test_alert_spans_merge_windows_and_print_as_a_table() -> None:
     ]
     spans = alert_spans(rows)
     assert spans == [AlertSpan(1.0, 4.0, 1.4, [3, 5]), AlertSpan(5.0, 7.0, 0.7, [])]
+    # only the whole scene alerts: the span names its most anomalous person, not nobody
+    scene_only = WindowScore(
+        0, 20, 0.0, 2.0, 1.2, 1.2, 0.0, True, [person(4, 0.6, False), person(2, 0.3, False)]
+    )
+    assert alert_spans([scene_only]) == [AlertSpan(0.0, 2.0, 1.2, [4])]
     console = Console(width=100, record=True, file=io.StringIO())
     console.print(alert_span_table(spans))
     text = console.export_text()

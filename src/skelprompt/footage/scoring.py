@@ -104,12 +104,15 @@ def score_windows(
 
 
 def alert_spans(rows: list[WindowScore]) -> list[AlertSpan]:
-    """Merge overlapping alerting windows into spans [start_s, end_s] with the persons involved."""
+    """Merge overlapping alerting windows into spans [start_s, end_s] with the persons involved:
+    those who alert on their own, or, when only the whole scene alerts, its most anomalous person."""
     spans: list[AlertSpan] = []
     for r in rows:
         if not r.is_anomaly:
             continue
         who = sorted({p.track_id for p in r.persons if p.is_anomaly})
+        if not who and r.persons:  # persons are sorted most anomalous first
+            who = [r.persons[0].track_id]
         if spans and r.start_s <= spans[-1].end_s:
             last = spans[-1]
             last.end_s = max(last.end_s, r.end_s)
