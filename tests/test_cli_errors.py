@@ -237,6 +237,7 @@ BAD_FILE_CASES = [
     ("score {t} -d {root}/bad", "bad"),
     ("inspect {root}/bad/missing.npz", "missing.npz"),
     ("fit {root}/bad/text.npz --untrained --out {o}", "text.npz"),
+    ("fit {root}/bad/nothing --untrained --out {o}", "nothing"),  # an empty folder
 ]
 
 
@@ -246,6 +247,7 @@ def test_bad_files_are_one_line_naming_the_file(files, capsys) -> None:
     (bad / "empty.mp4").write_bytes(b"")
     (bad / "text.npz").write_text("hello")
     (bad / "text.safetensors").write_text("hello")
+    (bad / "nothing").mkdir(exist_ok=True)
     for case, names in BAD_FILE_CASES:
         args = _args(files, case)
         assert_one_clear_line(run_main(capsys, *args), names, args)

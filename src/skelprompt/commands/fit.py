@@ -110,6 +110,8 @@ def fit(
     check_outputs([Output("--out", out)], [*normal, model], CLIP_SUFFIXES + VIDEO_SUFFIXES)
     encoder = choose_model(model, untrained)  # a bad model file fails before minutes of pose work
     videos, others = split_inputs(normal)
+    if not videos and not others:
+        raise SkelpromptError(f"{', '.join(normal)}: no clip files or videos found")
     clips = read_clip_inputs(others, trust_pickle, layout) if others else []
     footage = None
     if videos:
