@@ -39,3 +39,74 @@ def test_ddp_two_cpu_processes_agree(data_root, tmp_path):
     assert model_checksum(model) == s0
     assert model.provenance["world_size"] == 2
     print(f"DDP test wall time {wall:.1f} s")
+
+
+def _grads_on_rank(rank: int, world: int, init_file: str, rows: list[int], data: str, out_dir: str) -> None:
+    """One rank of the gather test: its rows of the batch, DDP, the gathered loss, backward."""
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    z = np.load(data)
+    lo, hi = sum(rows[:rank]), sum(rows[: rank + 1])
+    model = _tiny_model(int(z["classes"]), z["text"].shape[1])
+    net = DistributedDataParallel(model)
+    loss, grads = _loss_and_grads(net, model, {k: z[k][lo:hi] for k in ("pts", "mask", "labels", "text")})
+    np.savez(f"{out_dir}/rank{rank}.npz", loss=loss, **grads)
+    dist.destroy_process_group()
+
+
+def _tiny_model(num_classes: int, text_dim: int):
+    from skelprompt.pretrain.config import PretrainConfig
+    from skelprompt.pretrain.loop import build_model
+
+    model = build_model(PretrainConfig(frames=8), [f"c{i}" for i in range(num_classes)], text_dim, "minilm")
+    return model.eval()  # dropout off: the same function on any split of the batch (no batch norm)
+
+
+def _loss_and_grads(net, model, batch):
+    import torch
+
+    from skelprompt.pretrain import distributed as ddp
+    from skelprompt.pretrain.loss import pretrain_loss
+
+    t = {k: torch.from_numpy(v) for k, v in batch.items()}
+    o, y, text = ddp.gather_batch(net(t["pts"], t["mask"]), t["labels"], t["text"])
+    loss, _ = pretrain_loss(o, y, text, model.logit_scale, alpha=0.6, label_smoothing=0.1)
+    loss.backward()
+    return float(loss.detach()), {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+
+
+def test_gathered_loss_and_gradients_match_one_process(tmp_path):
+    """2 gloo ranks (7 + 5 clips) give the loss and, after DDP's averaging, the gradients of
+    one process on the union batch of 12 clips."""
+    import numpy as np
+    import torch
+    import torch.multiprocessing as mp
+
+    from skelprompt.points import PointConfig, clips_to_batch
+    from tests.helpers import sbu_clips
+
+    clips = sbu_clips()[::20][:12]
+    names = sorted({str(c.label) for c in clips})
+    pts, mask = clips_to_batch(clips, PointConfig(frames=8))
+    text = np.random.default_rng(0).normal(size=(12, 16)).astype(np.float32)
+    batch = {"pts": pts, "mask": mask, "labels": np.array([names.index(str(c.label)) for c in clips]),
+             "text": text / np.linalg.norm(text, axis=1, keepdims=True)}  # fmt: skip
+    np.savez(tmp_path / "batch.npz", classes=len(names), **batch)
+    torch.set_num_threads(1)
+    model = _tiny_model(len(names), 16)
+    loss, grads = _loss_and_grads(model, model, batch)
+    mp.spawn(_grads_on_rank, args=(2, str(tmp_path / "init"), [7, 5], str(tmp_path / "batch.npz"), str(tmp_path)),
+             nprocs=2, join=True)  # fmt: skip
+    for r in range(2):
+        got = np.load(tmp_path / f"rank{r}.npz")
+        assert abs(float(got["loss"]) - loss) < 1e-5
+        for n, g in grads.items():
+            np.testing.assert_allclose(got[n], g, rtol=1e-4, atol=1e-6, err_msg=n)
+    # the test can fail: each rank's own half alone gives another loss
+    half, _ = _loss_and_grads(model, model, {k: v[:7] for k, v in batch.items()})
+    assert abs(half - loss) > 1e-3

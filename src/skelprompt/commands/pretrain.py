@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from skelprompt.pretrain.pyskl_source import PysklSpec
+
 
 def pretrain(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.safetensors).")],
@@ -56,6 +58,9 @@ def pretrain(
             help="Names of the --pyskl class indices: a file (one a line) or ntu60 | ntu120 | kinetics400."
         ),
     ] = None,
+    pyskl_layout: Annotated[
+        str, typer.Option(help="Joint layout of the --pyskl keypoints (PySKL's 2D files: coco17).")
+    ] = PysklSpec.layout,
     amp: Annotated[
         bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (bf16 on CPU, fp16 on CUDA).")
     ] = None,
@@ -90,9 +95,7 @@ def pretrain(
     command = "skelprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     source = None
     if pyskl is not None:
-        from skelprompt.pretrain.pyskl_source import PysklSpec
-
-        source = PysklSpec(pyskl, trust_pickle=trust_pickle, label_names=label_names)
+        source = PysklSpec(pyskl, trust_pickle=trust_pickle, label_names=label_names, layout=pyskl_layout)
     _, summary = run_pretrain(
         cfg, out, data_root, resume=resume, command=command, progress=progress, device=device, pyskl=source
     )
