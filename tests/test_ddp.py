@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -39,3 +40,111 @@ def test_ddp_two_cpu_processes_agree(data_root, tmp_path):
     assert model_checksum(model) == s0
     assert model.provenance["world_size"] == 2
     print(f"DDP test wall time {wall:.1f} s")
+
+
+def _grads_on_rank(rank: int, world: int, init_file: str, rows: list[int], data: str, out_dir: str) -> None:
+    """One rank of the gather test: its rows of the batch, DDP, the gathered loss, backward."""
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    z = np.load(data)
+    lo, hi = sum(rows[:rank]), sum(rows[: rank + 1])
+    model = _tiny_model(int(z["classes"]), z["text"].shape[1])
+    net = DistributedDataParallel(model)
+    loss, grads = _loss_and_grads(net, model, {k: z[k][lo:hi] for k in ("pts", "mask", "labels", "text")})
+    np.savez(f"{out_dir}/rank{rank}.npz", loss=loss, **grads)
+    dist.destroy_process_group()
+
+
+def _tiny_model(num_classes: int, text_dim: int):
+    from skelprompt.pretrain.config import PretrainConfig
+    from skelprompt.pretrain.loop import build_model
+
+    model = build_model(PretrainConfig(frames=8), [f"c{i}" for i in range(num_classes)], text_dim, "minilm")
+    return model.eval()  # dropout off: the same function on any split of the batch (no batch norm)
+
+
+def _loss_and_grads(net, model, batch):
+    import torch
+
+    from skelprompt.pretrain import distributed as ddp
+    from skelprompt.pretrain.loss import pretrain_loss
+
+    t = {k: torch.from_numpy(v) for k, v in batch.items()}
+    o, y, text = ddp.gather_batch(net(t["pts"], t["mask"]), t["labels"], t["text"])
+    loss, _ = pretrain_loss(o, y, text, model.logit_scale, alpha=0.6, label_smoothing=0.1)
+    loss.backward()
+    return float(loss.detach()), {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+
+
+def test_gathered_loss_and_gradients_match_one_process(tmp_path):
+    """2 gloo ranks (7 + 5 clips) give the loss and, after DDP's averaging, the gradients of
+    one process on the union batch of 12 clips."""
+    import numpy as np
+    import torch
+    import torch.multiprocessing as mp
+
+    from skelprompt.points import PointConfig, clips_to_batch
+    from tests.helpers import sbu_clips
+
+    clips = sbu_clips()[::20][:12]
+    names = sorted({str(c.label) for c in clips})
+    pts, mask = clips_to_batch(clips, PointConfig(frames=8))
+    text = np.random.default_rng(0).normal(size=(12, 16)).astype(np.float32)
+    batch = {"pts": pts, "mask": mask, "labels": np.array([names.index(str(c.label)) for c in clips]),
+             "text": text / np.linalg.norm(text, axis=1, keepdims=True)}  # fmt: skip
+    np.savez(tmp_path / "batch.npz", classes=len(names), **batch)
+    torch.set_num_threads(1)
+    model = _tiny_model(len(names), 16)
+    loss, grads = _loss_and_grads(model, model, batch)
+    mp.spawn(_grads_on_rank, args=(2, str(tmp_path / "init"), [7, 5], str(tmp_path / "batch.npz"), str(tmp_path)),
+             nprocs=2, join=True)  # fmt: skip
+    for r in range(2):
+        got = np.load(tmp_path / f"rank{r}.npz")
+        assert abs(float(got["loss"]) - loss) < 1e-5
+        for n, g in grads.items():
+            np.testing.assert_allclose(got[n], g, rtol=1e-4, atol=1e-6, err_msg=n)
+    # the test can fail: each rank's own half alone gives another loss
+    half, _ = _loss_and_grads(model, model, {k: v[:7] for k, v in batch.items()})
+    assert abs(half - loss) > 1e-3
+
+
+@pytest.mark.slow  # three short runs (two under torchrun): about a minute
+def test_torchrun_restart_resumes_to_the_uninterrupted_weights(data_root, tmp_path):
+    """A worker killed after epoch 1 is restarted by torchrun (--max-restarts 1); the restart
+    continues from the training state and ends with the uninterrupted run's weights."""
+    import signal
+    from pathlib import Path
+
+    from skelprompt.pretrain import PretrainConfig, run_pretrain
+
+    if not Path("/proc/self/task").exists():
+        pytest.skip("needs /proc to find the worker process")
+    tiny: dict[str, Any] = dict(frames=8, train_frames=8, batch_size=8, max_clips_per_dataset=24, epochs=3, stage1_epochs=1,
+                warmup_steps=1, num_threads=1, datasets=("k3hi",))  # fmt: skip
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text("".join(f"{k}: {list(v) if isinstance(v, tuple) else v}\n" for k, v in tiny.items()))
+    out = tmp_path / "restarted.safetensors"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1", "--max-restarts", "1",
+        "-m", "skelprompt.cli", "pretrain", "--data-root", str(data_root), "--config", str(cfg_file),
+        "--out", str(out), "--no-progress", "--device", "cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "restarted.log.jsonl"
+    deadline = time.time() + 200
+    while not (log.exists() and log.read_text().count("\n") >= 1) and time.time() < deadline:
+        time.sleep(0.02)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "no worker to kill"
+    os.kill(int(children[0]), signal.SIGKILL)  # the worker dies after epoch 1; torchrun restarts it
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert [ln.count('"epoch": ') for ln in log.read_text().splitlines()] == [1, 1, 1]
+    full, _ = run_pretrain(PretrainConfig(**tiny), tmp_path / "full.safetensors", data_root, progress=False)
+    assert model_checksum(load_model(out)) == model_checksum(full)

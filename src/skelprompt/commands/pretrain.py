@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from skelprompt.pretrain.pyskl_source import PysklSpec
+
 
 def pretrain(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.safetensors).")],
@@ -41,6 +43,27 @@ def pretrain(
     threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    pyskl: Annotated[
+        Path | None,
+        typer.Option(
+            help="PySKL annotation pickle (converted once to shards beside it) or shard folder, streamed."
+        ),
+    ] = None,
+    trust_pickle: Annotated[
+        bool, typer.Option(help="Allow reading the --pyskl pickle (only for files you trust).")
+    ] = False,
+    label_names: Annotated[
+        str | None,
+        typer.Option(
+            help="Names of the --pyskl class indices: a file (one a line) or ntu60 | ntu120 | kinetics400."
+        ),
+    ] = None,
+    pyskl_layout: Annotated[
+        str, typer.Option(help="Joint layout of the --pyskl keypoints (PySKL's 2D files: coco17).")
+    ] = PysklSpec.layout,
+    amp: Annotated[
+        bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (bf16 on CPU, fp16 on CUDA).")
+    ] = None,
 ) -> None:
     """Pretrain the encoder F, classifier and text projection f on labelled skeleton data sets."""
     from skelprompt.commands.common import Output, check_outputs
@@ -48,7 +71,7 @@ def pretrain(
     from skelprompt.pretrain.config import PretrainConfig
     from skelprompt.pretrain.loop import run_pretrain
 
-    check_outputs([Output("--out", out)], [config])
+    check_outputs([Output("--out", out)], [config, pyskl])
     cfg = PretrainConfig.from_yaml(config) if config else PretrainConfig()
     d = cfg.to_dict()
     if include:
@@ -56,7 +79,7 @@ def pretrain(
     if exclude:
         d["exclude"] = sorted({*d.get("exclude", []), *(n.lower() for n in exclude)})
     for k, v in {"epochs": epochs, "stage1_epochs": stage1_epochs, "preset": preset, "seed": seed, "lr": lr,
-                 "batch_size": batch_size, "frames": frames, "num_threads": threads}.items():  # fmt: skip
+                 "batch_size": batch_size, "frames": frames, "num_threads": threads, "amp": amp}.items():  # fmt: skip
         if v is not None:
             d[k] = v
     cfg = PretrainConfig.from_dict(d)
@@ -70,8 +93,11 @@ def pretrain(
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     command = "skelprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    source = None
+    if pyskl is not None:
+        source = PysklSpec(pyskl, trust_pickle=trust_pickle, label_names=label_names, layout=pyskl_layout)
     _, summary = run_pretrain(
-        cfg, out, data_root, resume=resume, command=command, progress=progress, device=device
+        cfg, out, data_root, resume=resume, command=command, progress=progress, device=device, pyskl=source
     )
     last = summary["history"][-1] if summary["history"] else {}
     if last.get("val_top1") is not None:

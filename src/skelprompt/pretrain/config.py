@@ -54,6 +54,7 @@ class PretrainConfig:
     urfd_window: int = 32
     urfd_stride: int = 16
     num_threads: int = 0  # torch threads per process (0 = torch default)
+    amp: bool = False  # mixed precision: bf16 autocast on CPU, fp16 + GradScaler on CUDA
     checksum_dir: str = ""  # tests: every rank writes its final weight checksum here
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

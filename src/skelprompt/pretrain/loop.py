@@ -32,11 +32,7 @@ from tqdm.auto import tqdm
 
 from skelprompt import __version__
 from skelprompt.errors import SkelpromptError
-from skelprompt.model.checkpoint import (
-    load_model,
-    model_checksum,
-    save_model,
-)
+from skelprompt.model.checkpoint import load_model, model_checksum, save_model
 from skelprompt.model.config import PRESETS, ModelConfig
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.points import PointConfig, clips_to_batch
@@ -45,7 +41,8 @@ from skelprompt.pretrain.augment import build_augment
 from skelprompt.pretrain.config import PretrainConfig
 from skelprompt.pretrain.data import Pool, TextBank, build_pool, class_descriptions, stratified_split
 from skelprompt.pretrain.loss import clamp_logit_scale, pretrain_loss
-from skelprompt.pretrain.state import companion_paths, load_train_state, save_train_state
+from skelprompt.pretrain.pyskl_source import PysklSpec, PysklStream, mixed_batches, open_stream
+from skelprompt.pretrain.state import companion_paths, load_train_state, restart_resume, save_train_state
 
 # ----------------------------------------------------------------------------- pieces
 
@@ -137,14 +134,18 @@ def run_pretrain(
     progress: bool = True,
     device: str | None = None,
     stop_after: int | None = None,
+    pyskl: PysklSpec | None = None,
 ) -> tuple[SkeletonTextModel, dict[str, Any]]:
     """Pretrain and write ``out`` (+ companions); return the model and a summary dict.
 
     ``stop_after``: end this call after that many epochs (of the whole run) are done, e.g. for
-    time-limited jobs; ``resume`` continues it with the same schedule."""
+    time-limited jobs; ``resume`` continues it with the same schedule, as a torchrun restart does
+    by itself. ``pyskl``: a PySKL file or shard folder streamed alongside the data sets."""
     info = ddp.setup(device)
+    if resume is None:
+        resume = restart_resume(out)
     try:
-        return _run(cfg, Path(out), data_root, resume, command, progress, info, stop_after)
+        return _run(cfg, Path(out), data_root, resume, command, progress, info, stop_after, pyskl)
     finally:
         ddp.cleanup(info)
 
@@ -170,6 +171,8 @@ class _Training:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_time: float = 0.0
     clips_seen: int = 0
+    stream: PysklStream | None = None  # --pyskl: streamed clips mixed into every epoch
+    scaler: Any = None  # torch.amp.GradScaler for fp16 on CUDA
 
 
 def _run(
@@ -181,18 +184,19 @@ def _run(
     progress: bool,
     info: ddp.DistInfo,
     stop_after: int | None = None,
+    pyskl: PysklSpec | None = None,
 ) -> tuple[SkeletonTextModel, dict[str, Any]]:
     t_start = time.time()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    run = _start(cfg, out, data_root, resume, command, info)
+    run = _start(cfg, out, data_root, resume, command, info, pyskl)
     cfg, model = run.cfg, run.model
     net: torch.nn.Module = model
     if info.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[info.local_rank] if info.device != "cpu" else None)
-    per_rank = math.ceil(len(run.train_idx) / info.world_size)
+    per_rank = math.ceil(len(run.train_idx) / info.world_size) + (run.stream.per_rank if run.stream else 0)
     steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
     if info.is_main:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -233,6 +237,7 @@ def _start(
     resume: str | Path | None,
     command: str | None,
     info: ddp.DistInfo,
+    pyskl: PysklSpec | None = None,
 ) -> _Training:
     """Data, text bank, model and optimiser; restored from ``resume``'s training state if given."""
     state = None
@@ -246,13 +251,15 @@ def _start(
     state_path, log_path = companion_paths(out)
 
     pool = build_pool(cfg, data_root)
+    descriptions = class_descriptions(data_root)
+    stream = open_stream(pyskl, pool, descriptions, cfg.seed, info, data_root) if pyskl else None
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, cfg.seed)
-    if len(train_idx) < 2:
+    if len(train_idx) + (stream.num_clips if stream else 0) < 2:
         raise SkelpromptError(f"only {len(train_idx)} training clips: too few to pretrain")
     from skelprompt.model.text import get_text_encoder
 
     enc = get_text_encoder(PRESETS[cfg.preset].text_encoder)
-    bank = TextBank(pool.class_names, enc, class_descriptions(data_root), cfg.description_p)
+    bank = TextBank(pool.class_names, enc, descriptions, cfg.description_p)
 
     model = build_model(cfg, pool.class_names, enc.dim, enc.name)
     start_epoch, step, history = 0, 0, []
@@ -269,7 +276,8 @@ def _start(
     if state is not None:
         opt.load_state_dict(state["optimizer"])
     run = _Training(cfg, out, info, pool, train_idx, val_idx, bank, model, opt, state_path, log_path, command,
-                    start_epoch, step, history)  # fmt: skip
+                    start_epoch, step, history, stream=stream)  # fmt: skip
+    run.scaler = torch.amp.GradScaler("cuda") if cfg.amp and info.device.startswith("cuda") else None
     run.train_time = sum(h.get("epoch_time_s", 0.0) for h in history)
     run.clips_seen = sum(h.get("train_clips", 0) for h in history)
     return run
@@ -289,37 +297,35 @@ def _train_epoch(
     net.train()
     sums: dict[str, float] = {}
     nb = 0
-    bar = tqdm(total=len(order), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="clip",
-               disable=not (progress and info.is_main), leave=False)  # fmt: skip
-    for i in range(0, len(order), cfg.batch_size):
-        b = order[i : i + cfg.batch_size]
-        if len(b) < 2:
+    bar = tqdm(total=len(order) + (run.stream.per_rank if run.stream else 0), unit="clip", leave=False,
+               desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and info.is_main))  # fmt: skip
+    for raw, labels in mixed_batches(pool, order, run.stream, epoch, cfg.batch_size, cfg.seed):
+        if len(raw) < 2:
             continue
-        clips = [augment(pool.clips[j], rng) for j in b]
+        clips = [augment(c, rng) for c in raw]
         pts, mask = clips_to_batch(clips, pcfg, rng)
-        labels = pool.labels[b]
         text = run.bank.sample(labels, np.array([c.num_persons for c in clips]), rng)
         for g in opt.param_groups:
             g["lr"] = lr_at(run.step, total_steps, cfg)
-        o = net(torch.from_numpy(pts).to(info.device), torch.from_numpy(mask).to(info.device))
-        loss, parts = pretrain_loss(
-            o, torch.from_numpy(labels).to(info.device), torch.from_numpy(text).to(info.device),
-            model.logit_scale, alpha, cfg.label_smoothing,
-        )  # fmt: skip
+        with ddp.autocast(info.device, cfg.amp):
+            o = net(torch.from_numpy(pts).to(info.device), torch.from_numpy(mask).to(info.device))
+        # the union batch of all ranks: every negative of every rank (exact gradients, see gather_rows)
+        o, y, t = ddp.gather_batch({k: v.float() for k, v in o.items()}, torch.from_numpy(labels).to(info.device),
+                                   torch.from_numpy(text).to(info.device))  # fmt: skip
+        loss, parts = pretrain_loss(o, y, t, model.logit_scale, alpha, cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        ddp.backward_step(loss, opt, run.scaler)
         clamp_logit_scale(model.logit_scale)
         run.step += 1
         nb += 1
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
-        bar.update(len(b))
+        bar.update(len(raw))
         bar.set_postfix(loss=f"{parts['loss']:.3f}")
     bar.close()
     rec: dict[str, Any] = {"epoch": epoch + 1, "alpha": alpha, "lr": lr_at(run.step - 1, total_steps, cfg)}
     rec.update({f"train_{k}": v / max(nb, 1) for k, v in sums.items()})
-    rec["train_clips"] = len(order) * info.world_size
+    rec["train_clips"] = (len(order) + (run.stream.per_rank if run.stream else 0)) * info.world_size
     return rec
 
 

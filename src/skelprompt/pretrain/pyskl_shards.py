@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,8 @@ from skelprompt.clip import Clip
 from skelprompt.errors import FileFormatError
 from skelprompt.io.atomic import write_text_atomic, write_with
 from skelprompt.io.pyskl import PICKLE_WARNING
+from skelprompt.io.safe_pickle import safe_load
+from skelprompt.layouts import get_layout
 from skelprompt.pretrain.distributed import rank_and_world
 
 INDEX_FORMAT = "skelprompt-shards"
@@ -52,25 +53,59 @@ def pyskl_label_names(data_root: str | Path, dataset: str) -> list[str]:
     raise ValueError(f"unknown PySKL data set {dataset!r}: use ntu120, ntu60 or kinetics400")
 
 
-def _write_shard(path: Path, anns: list[dict[str, Any]], split_bits: dict[str, int]) -> None:
+def _annotation_arrays(ann: Any, where: str, num_labels: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(keypoint [M, T, V, 2], score [M, T, V], label)`` of one annotation, every field checked."""
+    if not isinstance(ann, dict):
+        raise FileFormatError(f"{where}: an annotation must be a dict, got {type(ann).__name__}")
+    kp = ann.get("keypoint")
+    if not isinstance(kp, np.ndarray) or kp.dtype.kind not in "fiu":
+        raise FileFormatError(f"{where}: 'keypoint' must be a numeric array, got {type(kp).__name__}")
+    if kp.ndim != 4 or kp.shape[-1] not in (2, 3) or min(kp.shape) < 1:
+        raise FileFormatError(f"{where}: 'keypoint' must be [M, T, V, 2 or 3] and non-empty, got {kp.shape}")
+    sc = ann.get("keypoint_score")
+    if sc is None:
+        sc = kp[..., 2] if kp.shape[-1] == 3 else np.ones(kp.shape[:3], np.float32)
+    if not isinstance(sc, np.ndarray) or sc.dtype.kind not in "fiu" or sc.shape != kp.shape[:3]:
+        got = sc.shape if isinstance(sc, np.ndarray) else type(sc).__name__
+        raise FileFormatError(f"{where}: 'keypoint_score' must be a numeric array {kp.shape[:3]}, got {got}")
+    lab = ann.get("label")
+    if lab is not None and (isinstance(lab, bool) or not isinstance(lab, int | np.integer)):
+        raise FileFormatError(f"{where}: 'label' must be an integer, got {type(lab).__name__}")
+    if lab is not None and (lab < 0 or (num_labels is not None and lab >= num_labels)):
+        raise FileFormatError(
+            f"{where}: label {int(lab)} outside 0..{(num_labels or 0) - 1} (the label names)"
+        )
+    shp = ann.get("img_shape")
+    if shp is not None and (
+        not isinstance(shp, tuple | list | np.ndarray) or len(shp) != 2
+        or not all(isinstance(x, int | np.integer) and x >= 0 for x in shp)
+    ):  # fmt: skip
+        raise FileFormatError(f"{where}: 'img_shape' must be (height, width) integers, got {shp!r}")
+    if not isinstance(ann.get("frame_dir", ""), str):
+        raise FileFormatError(f"{where}: 'frame_dir' must be a string")
+    kp = np.asarray(kp[..., :2], np.float32)
+    return kp, np.asarray(sc, np.float32), -1 if lab is None else int(lab)
+
+
+def _write_shard(
+    path: Path, anns: list[Any], split_bits: dict[str, int], where: str = "", first: int = 0,
+    num_labels: int | None = None, num_joints: int | None = None,
+) -> None:  # fmt: skip
     kps, scs, offsets, persons, frames, labels, shapes, dirs, bits = [], [], [0], [], [], [], [], [], []
-    for ann in anns:
-        kp = np.asarray(ann["keypoint"], np.float32)
-        if kp.ndim != 4:
-            raise FileFormatError(f"{ann.get('frame_dir')}: keypoint must be [M, T, V, C], got {kp.shape}")
-        sc = ann.get("keypoint_score")
-        if sc is None:
-            sc = kp[..., 2] if kp.shape[-1] == 3 else np.ones(kp.shape[:3], np.float32)
+    for i, ann in enumerate(anns):
+        here = f"{where or path}: annotation {first + i}"
+        kp, sc, lab = _annotation_arrays(ann, here, num_labels)
         m, t, v = kp.shape[:3]
-        kps.append(np.nan_to_num(kp[..., :2]).reshape(m * t, v, 2))
-        scs.append(np.clip(np.asarray(sc, np.float32), 0, 1).reshape(m * t, v).astype(np.float16))
+        if num_joints is not None and v != num_joints:
+            raise FileFormatError(f"{here}: {v} joints, but the layout has {num_joints}")
+        kps.append(np.nan_to_num(kp).reshape(m * t, v, 2))
+        scs.append(np.clip(np.nan_to_num(sc), 0, 1).reshape(m * t, v).astype(np.float16))
         offsets.append(offsets[-1] + m * t)
         persons.append(m)
         frames.append(t)
-        lab = ann.get("label")
-        labels.append(-1 if lab is None else int(lab))
-        shp = ann.get("img_shape") or (0, 0)
-        shapes.append([int(shp[0]), int(shp[1])])
+        labels.append(lab)
+        shp = ann.get("img_shape")
+        shapes.append([0, 0] if shp is None else [int(shp[0]), int(shp[1])])
         fd = str(ann.get("frame_dir", ""))
         dirs.append(fd)
         bits.append(split_bits.get(fd, 0))
@@ -110,18 +145,16 @@ def convert_pyskl_to_shards(
         raise FileFormatError(f"{pkl}: {PICKLE_WARNING}")
     if shard_size < 1:
         raise ValueError("shard_size must be >= 1")
-    try:
-        with open(pkl, "rb") as fh:
-            data = pickle.load(fh)  # noqa: S301 - trusted by the caller, converted once
-    except FileNotFoundError:
-        raise FileFormatError(f"{pkl}: no such file") from None
-    except Exception as e:
-        raise FileFormatError(f"{pkl}: not a readable pickle ({type(e).__name__}: {e})") from None
+    data = safe_load(pkl)  # plain data and arrays only, even from a trusted file
     if isinstance(data, list):
         data = {"annotations": data}
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise FileFormatError(f"{pkl}: not a PySKL annotation file (no 'annotations' list)")
     splits = data.get("split") or {}
+    if not isinstance(splits, dict) or not all(
+        isinstance(v, list | tuple) and all(isinstance(n, str) for n in v) for v in splits.values()
+    ):
+        raise FileFormatError(f"{pkl}: 'split' must map split names to lists of frame_dir strings")
     split_names = sorted(splits)[:63]
     split_bits: dict[str, int] = {}
     for k, name in enumerate(split_names):
@@ -138,7 +171,8 @@ def convert_pyskl_to_shards(
     while anns:
         chunk = [anns.pop() for _ in range(min(shard_size, len(anns)))]
         name = f"shard-{k:05d}.npz"
-        _write_shard(out / name, chunk, split_bits)
+        _write_shard(out / name, chunk, split_bits, str(pkl), n_total - len(anns) - len(chunk),
+                     len(label_names) if label_names else None, get_layout(layout).num_joints)  # fmt: skip
         shards.append({"file": name, "num_clips": len(chunk)})
         k += 1
         del chunk
@@ -151,6 +185,8 @@ def convert_pyskl_to_shards(
         "label_names": list(label_names) if label_names else None,
         "splits": split_names,
         "num_clips": n_total,
+        "source_bytes": pkl.stat().st_size,  # a later run reuses the shards of the same file
+        "source_mtime_ns": pkl.stat().st_mtime_ns,
         "shards": shards,
     }
     path = out / "index.json"
@@ -189,6 +225,9 @@ def read_shard(index: dict[str, Any], shard: int, split: str | None = None) -> I
             arr = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise FileFormatError(f"{path}: missing shard") from None
+    except (OSError, ValueError) as e:
+        raise FileFormatError(f"{path}: not a readable shard ({e})") from None
+    check_shard(arr, path, entry["num_clips"])
     off = arr["offsets"]
     for i in range(len(arr["persons"])):
         if bit is not None and not (int(arr["splits"][i]) & bit):
@@ -210,6 +249,32 @@ def read_shard(index: dict[str, Any], shard: int, split: str | None = None) -> I
             frame_dir=str(arr["frame_dir"][i]),
             meta={"label_index": lab},
         )
+
+
+_SHARD_FIELDS = {"keypoint": "f", "keypoint_score": "f", "offsets": "i", "persons": "i", "frames": "i",
+                 "label": "i", "img_shape": "i", "frame_dir": "U", "splits": "i"}  # fmt: skip
+
+
+def check_shard(arr: dict[str, np.ndarray], path: Path, num_clips: int) -> None:
+    """Every field of a shard: present, of its kind, of matching sizes (one clear error)."""
+    for k, kind in _SHARD_FIELDS.items():
+        if k not in arr or arr[k].dtype.kind != kind:
+            raise FileFormatError(f"{path}: shard field {k!r} missing or not of dtype kind {kind!r}")
+    n, kp, off = len(arr["persons"]), arr["keypoint"], arr["offsets"]
+    if n != num_clips or any(
+        len(arr[k]) != n for k in ("frames", "label", "img_shape", "frame_dir", "splits")
+    ):
+        raise FileFormatError(f"{path}: shard fields disagree on the clip count (index says {num_clips})")
+    if (
+        kp.ndim != 3
+        or kp.shape[2] != 2
+        or arr["keypoint_score"].shape != kp.shape[:2]
+        or off.shape != (n + 1,)
+    ):
+        raise FileFormatError(f"{path}: shard keypoint {kp.shape} / score / offsets shapes do not match")
+    rows = arr["persons"].astype(np.int64) * arr["frames"]
+    if off[0] != 0 or (rows < 1).any() or not np.array_equal(np.diff(off), rows) or off[-1] != len(kp):
+        raise FileFormatError(f"{path}: shard offsets do not match persons x frames")
 
 
 class ShardedClipDataset(IterableDataset):

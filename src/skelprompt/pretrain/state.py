@@ -4,6 +4,7 @@ history as JSON metadata (no pickle), so that a run resumes exactly."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def save_train_state(
         "optimizer": json.dumps(ometa),
         "history": json.dumps(history),
         "model_checksum": model_sha,
-        "extra": json.dumps(extra),
+        "extra": json.dumps({**extra, "run_id": restart_run_id()}),  # a torchrun restart resumes this run
     }
     if not tensors:  # safetensors needs at least one tensor
         tensors = {"_empty": torch.zeros(1)}
@@ -83,3 +84,22 @@ def load_train_state(path: Path) -> dict[str, Any]:
         "model_checksum": meta.get("model_checksum", ""),
         "extra": json.loads(meta.get("extra", "{}")),
     }
+
+
+def restart_run_id() -> str:
+    """The torchrun run id (``TORCHELASTIC_RUN_ID``), or "" outside torchrun."""
+    return os.environ.get("TORCHELASTIC_RUN_ID", "")
+
+
+def restart_resume(out: str | Path) -> Path | None:
+    """``out`` when this process is a torchrun restart (``--max-restarts``) of the run that
+    wrote ``out``'s training state (same run id): the restarted workers continue from the
+    last finished epoch. None otherwise (a first start never resumes a stale state)."""
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) < 1:
+        return None
+    state, _ = companion_paths(out)
+    if not state.exists() or not Path(out).exists():
+        return None
+    meta = read_safetensors_metadata(state)
+    extra = json.loads(meta.get("extra", "{}"))
+    return Path(out) if extra.get("run_id") and extra.get("run_id") == restart_run_id() else None
