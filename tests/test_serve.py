@@ -82,7 +82,9 @@ def receiver() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def service(street_detector: Path, receiver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(
+    street_detector: Path, receiver: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
     db = tmp_path_factory.mktemp("serve") / "alerts.sqlite"
     config = ServiceConfig(
         detector=street_detector, cameras=[CameraSpec("yard", str(EXAMPLES / "sports2d_demo_cut.mp4"))],
@@ -137,7 +139,9 @@ def test_page_shows_cameras_and_alerts_plays_the_clip_and_acknowledges(page: Any
     expect(item.locator("img")).to_have_js_property("complete", True)
     assert item.locator("img").evaluate("i => i.naturalWidth") > 0  # the snapshot loaded
     item.locator("button.play").click()
-    page.wait_for_function("() => { const v = document.querySelector('#player'); return v.readyState >= 2 || v.error }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#player'); return v.readyState >= 2 || v.error }"
+    )
     assert page.evaluate("document.querySelector('#player').error") is None  # H.264 the browser plays
     page.wait_for_function("() => document.querySelector('#player').currentTime > 0.2", timeout=15_000)
     alert_id = item.get_attribute("data-id")
@@ -177,8 +181,6 @@ def test_webhook_gets_each_alert_once_after_refusals(server_url: str, service: S
 @pytest.fixture(scope="module")
 def api_schema(service: Service, server_url: str) -> Any:
     """The API's schema over the running service, called in process (alerts exist by then)."""
-    import schemathesis
-
     _closed_alert(server_url)
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(service, start=False))
 

@@ -48,7 +48,9 @@ def test_bad_inputs_fail_in_one_line(street_detector: Path, tmp_path: Path) -> N
     }  # fmt: skip
     try:
         for expected, args in cases.items():
-            r = subprocess.run(_serve(*args, "--db", str(tmp_path / "a.sqlite")), capture_output=True, text=True, timeout=120)
+            r = subprocess.run(
+                _serve(*args, "--db", str(tmp_path / "a.sqlite")), capture_output=True, text=True, timeout=120
+            )
             assert r.returncode == 2, (args, r.stderr)
             assert expected in r.stderr and "Traceback" not in r.stderr, r.stderr
             assert len(r.stderr.strip().splitlines()) == 1, r.stderr

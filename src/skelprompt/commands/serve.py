@@ -11,7 +11,15 @@ import typer
 
 from skelprompt.commands.options import pose_input_size, positive_seconds
 from skelprompt.errors import SkelpromptError
-from skelprompt.service.config import DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_POSE_FPS
+from skelprompt.service.config import (
+    DEFAULT_DB,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_POSE_FPS,
+    CameraSpec,
+    ServiceConfig,
+    parse_camera,
+)
 
 SERVICE_INSTALL = "pip install 'skelprompt[service]'"
 
@@ -26,31 +34,38 @@ def serve(
         list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
     ] = None,
     normal_prompt: Annotated[
-        list[str] | None, typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable).")
+        list[str] | None,
+        typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable)."),
     ] = None,
-    db: Annotated[str, typer.Option(help="SQLite file or SQLAlchemy URL for alerts; clips go beside a file.")] = DEFAULT_DB,
+    db: Annotated[
+        str, typer.Option(help="SQLite file or SQLAlchemy URL for alerts; clips go beside a file.")
+    ] = DEFAULT_DB,
     host: Annotated[str, typer.Option(help="Address to listen on (local only by default).")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = DEFAULT_PORT,
     token: Annotated[
-        str | None, typer.Option(help="Token for requests that change something (default: a random one, printed).")
+        str | None,
+        typer.Option(help="Token for requests that change something (default: a random one, printed)."),
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
     pose_fps: Annotated[
-        float, typer.Option(help="Pose estimation rate per camera (frames per second).", callback=positive_seconds)
+        float,
+        typer.Option(help="Pose estimation rate per camera (frames per second).", callback=positive_seconds),
     ] = DEFAULT_POSE_FPS,
     pose_input: Annotated[
-        int | None, typer.Option(help="Pose model input size (default: the detector's).", callback=pose_input_size)
+        int | None,
+        typer.Option(help="Pose model input size (default: the detector's).", callback=pose_input_size),
     ] = None,
     alarms_per_hour: Annotated[
         float | None,
-        typer.Option(help="Threshold: alarms per hour on normal footage (default: the detector's).", callback=positive_seconds),
+        typer.Option(
+            help="Threshold: alarms per hour on normal footage (default: the detector's).",
+            callback=positive_seconds,
+        ),
     ] = None,
     loop: Annotated[bool, typer.Option(help="Play video files again from the start when they end.")] = False,
 ) -> None:
     """Watch cameras: live scores and alerts on a web page at http://HOST:PORT/, a REST API
     (schema at /openapi.json), alerts with their clips kept in a database, webhooks."""
-    from skelprompt.service.config import ServiceConfig, parse_camera
-
     specs = [parse_camera(c) for c in camera]
     _check_cameras(specs)
     if webhook is not None and not webhook.startswith(("http://", "https://")):
@@ -69,7 +84,7 @@ def serve(
         sock.close()
 
 
-def _check_cameras(specs: list) -> None:
+def _check_cameras(specs: list[CameraSpec]) -> None:
     from skelprompt.footage.sources import is_stream
 
     seen: set[str] = set()
@@ -103,7 +118,7 @@ def _require_service_packages() -> None:
         raise SkelpromptError(f"serve needs {e.name}: {SERVICE_INSTALL}") from None
 
 
-def _run(config, sock: socket.socket, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+def _run(config: ServiceConfig, sock: socket.socket, host: str, port: int) -> None:
     import uvicorn
 
     from skelprompt.service.app import create_app
@@ -111,7 +126,9 @@ def _run(config, sock: socket.socket, host: str, port: int) -> None:  # type: ig
 
     service = Service(config)  # loads the detector: bad files fail here, before listening
     if service.recovered:
-        typer.echo(f"{service.recovered} alert(s) left open by a stopped service marked interrupted", err=True)
+        typer.echo(
+            f"{service.recovered} alert(s) left open by a stopped service marked interrupted", err=True
+        )
     shown = host if ":" not in host else f"[{host}]"
     typer.echo(f"skelprompt serve: http://{shown}:{port}/  token: {config.token}", err=True)
     server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning"))

@@ -47,9 +47,20 @@ def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[st
 
 class AlertTracker:
     def __init__(
-        self, camera: str, config: ServiceConfig, store: AlertStore, events: EventLog, settings: FootageSettings
+        self,
+        camera: str,
+        config: ServiceConfig,
+        store: AlertStore,
+        events: EventLog,
+        settings: FootageSettings,
     ) -> None:
-        self.camera, self.config, self.store, self.events, self.settings = camera, config, store, events, settings
+        self.camera, self.config, self.store, self.events, self.settings = (
+            camera,
+            config,
+            store,
+            events,
+            settings,
+        )
         self.folder = config.evidence_folder()
         self.threshold: float | None = None
         self.best_prompt: str | None = None
@@ -64,7 +75,9 @@ class AlertTracker:
         self._num_joints = num_joints
 
     def tracked(self, frame: Frame, det: Detections, ids: np.ndarray) -> TrackedFrame:
-        return TrackedFrame(frame.index, frame.time, encode_jpeg(frame.image), np.asarray(ids), det.keypoints, det.scores)
+        return TrackedFrame(
+            frame.index, frame.time, encode_jpeg(frame.image), np.asarray(ids), det.keypoints, det.scores
+        )
 
     def on_window(self, w: WindowScore, frames: Iterable[TrackedFrame], prompts: PromptState) -> None:
         self._frames = frames
@@ -96,7 +109,11 @@ class AlertTracker:
     def _grow(self, cur: _Open, w: WindowScore) -> None:
         a = cur.opening
         if (w.anomaly or 0.0) > a.peak:
-            a.peak, a.prompt, cur.peak_time_s = float(w.anomaly or 0.0), self.best_prompt, (w.start_s + w.end_s) / 2
+            a.peak, a.prompt, cur.peak_time_s = (
+                float(w.anomaly or 0.0),
+                self.best_prompt,
+                (w.start_s + w.end_s) / 2,
+            )
         a.end_s = max(a.end_s, w.end_s)
         a.persons = _merge(a.persons, _persons(w))
         self.store.grow_alert(cur.alert_id, a)

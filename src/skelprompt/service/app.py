@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -30,7 +31,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": models.Problem, "description": "No such camera or alert"},
 }
 _CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 401: {"model": models.Problem, "description": "Token missing or wrong"},
+    **_ERRORS,
+    401: {"model": models.Problem, "description": "Token missing or wrong"},
 }
 
 
@@ -52,7 +54,9 @@ def create_app(service: Service, start: bool = True) -> FastAPI:
     def require_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         token = service.config.token
         if creds is None or not token or not hmac.compare_digest(creds.credentials.encode(), token.encode()):
-            raise HTTPException(401, "a valid token is needed: Authorization: Bearer TOKEN", {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "a valid token is needed: Authorization: Bearer TOKEN", {"WWW-Authenticate": "Bearer"}
+            )
 
     def camera(name: str) -> Any:
         cam = service.cameras.get(name)
@@ -139,9 +143,10 @@ def create_app(service: Service, start: bool = True) -> FastAPI:
 
 
 async def _event_stream(service: Service) -> AsyncIterator[str]:
-    seq = max(0, service.events.last - 200)  # a little history for a page that just opened
+    seen = max(0, service.events.last - 200)  # a little history for a page that just opened
     yield "retry: 1000\n\n"
     while True:
-        for seq, e in service.events.since(seq):
+        for seq, e in service.events.since(seen):
+            seen = seq
             yield f"id: {seq}\nevent: {e['type']}\ndata: {json.dumps(e)}\n\n"
         await asyncio.sleep(EVENT_POLL_S)

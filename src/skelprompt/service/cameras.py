@@ -143,7 +143,9 @@ class CameraPipeline:
         for frame, det, ids in iter_tracked(self._sampled(stream), backend, Tracker()):
             frames.append(alerts.tracked(frame, det, ids))
             self.counts.processed += 1
-            self.counts.samples.append((time.monotonic(), self.counts.frames_in, self.counts.processed, self.counts.dropped))
+            self.counts.samples.append(
+                (time.monotonic(), self.counts.frames_in, self.counts.processed, self.counts.dropped)
+            )
             since += 1
             if len(frames) < length or since < stride:
                 continue

@@ -11,7 +11,9 @@ DEFAULT_HOST = "127.0.0.1"  # local only unless the user says otherwise
 DEFAULT_PORT = 8000
 DEFAULT_POSE_FPS = 5.0  # pose estimation rate per camera; frames in between are skipped, not dropped
 DEFAULT_DB = "skelprompt-alerts.sqlite"
-DEFAULT_QUEUE_FRAMES = 16  # frames waiting for pose per camera (~1 s at 15 fps); the oldest is dropped when full
+DEFAULT_QUEUE_FRAMES = (
+    16  # frames waiting for pose per camera (~1 s at 15 fps); the oldest is dropped when full
+)
 DEFAULT_MARGIN_S = 1.0  # evidence clips start this long before the alert
 MAX_CLIP_S = 20.0  # evidence clips keep at most the last this many seconds of a long alert
 

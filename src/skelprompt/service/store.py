@@ -162,7 +162,9 @@ class AlertStore:
         with Session(self.engine, expire_on_commit=False) as s:
             return s.get(AlertRow, alert_id)
 
-    def alerts(self, camera: str | None = None, since: float | None = None, limit: int = 100) -> list[AlertRow]:
+    def alerts(
+        self, camera: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[AlertRow]:
         """Newest first; ``since``: created at or after this wall-clock time."""
         q = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
         if camera is not None:

@@ -41,7 +41,9 @@ def post_json(url: str, body: dict[str, Any], key: str) -> None:
 
 
 class WebhookSender:
-    def __init__(self, store: AlertStore, url: str, alert_body: Callable[[int], dict[str, Any] | None]) -> None:
+    def __init__(
+        self, store: AlertStore, url: str, alert_body: Callable[[int], dict[str, Any] | None]
+    ) -> None:
         self.store, self.url, self.alert_body = store, url, alert_body
         self.sent = self.failed = 0
         self._stop = threading.Event()
