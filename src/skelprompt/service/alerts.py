@@ -6,6 +6,7 @@ none is lost or written twice)."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +105,10 @@ class AlertTracker:
         )  # fmt: skip
         alert_id = self.store.open_alert(a)
         self._open = _Open(alert_id, a, (w.start_s + w.end_s) / 2)
-        self.events.publish({"type": "alert", "camera": self.camera, "id": alert_id, "state": "open"})
+        late = time.time() - (self._stream_start + w.end_s)  # since the window's last frame was filmed
+        self.events.publish(
+            {"type": "alert", "camera": self.camera, "id": alert_id, "state": "open", "latency_s": late}
+        )
 
     def _grow(self, cur: _Open, w: WindowScore) -> None:
         a = cur.opening
@@ -133,4 +137,7 @@ class AlertTracker:
         except Exception as e:  # noqa: BLE001 - the alert is kept without its evidence
             print(f"skelprompt serve: alert {cur.alert_id}: evidence not written: {e}", file=sys.stderr)
         self.store.close_alert(cur.alert_id, clip, snap)
-        self.events.publish({"type": "alert", "camera": self.camera, "id": cur.alert_id, "state": "closed"})
+        late = time.time() - (self._stream_start + a.end_s)  # since the last alerting frame was filmed
+        self.events.publish(
+            {"type": "alert", "camera": self.camera, "id": cur.alert_id, "state": "closed", "latency_s": late}
+        )

@@ -129,6 +129,13 @@ def create_app(service: Service, start: bool = True) -> FastAPI:
     def snapshot(alert_id: AlertId) -> FileResponse:
         return evidence(alert_id, "snapshot", "image/jpeg")
 
+    _add_page_routes(app, service)
+    return app
+
+
+def _add_page_routes(app: FastAPI, service: Service) -> None:
+    """The page, its script and the event stream (not part of the API schema)."""
+
     @app.get("/api/events", include_in_schema=False)
     async def events() -> StreamingResponse:
         """Server-sent events: ``window`` (a camera's window score), ``alert`` and ``ack``."""
@@ -139,7 +146,6 @@ def create_app(service: Service, start: bool = True) -> FastAPI:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
 
 
 async def _event_stream(service: Service) -> AsyncIterator[str]:
