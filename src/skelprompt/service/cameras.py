@@ -73,6 +73,7 @@ class CameraPipeline:
         self.last_window: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._stream: FrameStream | None = None
+        self._backend: Any = None
         self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings)
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec.name}", daemon=True)
 
@@ -129,7 +130,9 @@ class CameraPipeline:
         from skelprompt.video.pose import get_backend
         from skelprompt.video.track_video import iter_tracked
 
-        backend = get_backend(self.settings.pose_backend, input_size=self.settings.pose_input_size)
+        if self._backend is None:  # once per camera: a file that loops does not reload the model
+            self._backend = get_backend(self.settings.pose_backend, input_size=self.settings.pose_input_size)
+        backend = self._backend
         self.source_fps = stream.fps or FALLBACK_FPS
         fps = min(self.source_fps, self.config.pose_fps) if self.config.pose_fps > 0 else self.source_fps
         length = max(2, round(self.settings.window_length_s * fps))
