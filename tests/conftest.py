@@ -8,8 +8,24 @@ import pytest
 
 from tests.helpers import require_data_root
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "skelprompt" / "examples"
+
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real data sets (read in place, never copied); skip when they are not present."""
     return require_data_root()
+
+
+@pytest.fixture(scope="session")
+def street_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A detector fitted on the bundled street clip (the README's first command), once a session."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("detector") / "street.safetensors"
+    subprocess.run(
+        [sys.executable, "-m", "skelprompt.cli", "fit", str(EXAMPLES / "vtest_8s.mp4"), "--out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out

@@ -1,0 +1,143 @@
+"""A camera's alerts as they happen: opened at the first alerting window (a row in the
+database at once), grown while overlapping windows alert, closed with the evidence when the
+windows have stopped alerting for ``margin_s`` (see :mod:`skelprompt.service.store` for why
+none is lost or written twice)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from skelprompt.footage.results import WindowScore
+from skelprompt.footage.sources import FootageSettings
+from skelprompt.service.config import ServiceConfig
+from skelprompt.service.events import EventLog
+from skelprompt.service.evidence import TrackedFrame, encode_jpeg, write_evidence
+from skelprompt.service.prompts import PromptState
+from skelprompt.service.store import AlertOpening, AlertStore
+from skelprompt.video.pose import Detections
+from skelprompt.video.reader import Frame
+
+
+@dataclass
+class _Open:
+    alert_id: int
+    opening: AlertOpening
+    peak_time_s: float
+
+
+def _persons(w: WindowScore) -> list[dict[str, Any]]:
+    """The persons an alerting window names: those alerting, else its most anomalous one."""
+    who = [p for p in w.persons if p.is_anomaly] or w.persons[:1]
+    return [{"track_id": p.track_id, "box": p.box, "anomaly": round(p.anomaly, 4)} for p in who]
+
+
+def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Persons of both lists, one per track id, with its highest score and latest box."""
+    out = {p["track_id"]: p for p in old}
+    for p in new:
+        q = out.get(p["track_id"])
+        out[p["track_id"]] = {**p, "anomaly": max(p["anomaly"], q["anomaly"])} if q else p
+    return sorted(out.values(), key=lambda p: -p["anomaly"])
+
+
+class AlertTracker:
+    def __init__(
+        self,
+        camera: str,
+        config: ServiceConfig,
+        store: AlertStore,
+        events: EventLog,
+        settings: FootageSettings,
+    ) -> None:
+        self.camera, self.config, self.store, self.events, self.settings = (
+            camera,
+            config,
+            store,
+            events,
+            settings,
+        )
+        self.folder = config.evidence_folder()
+        self.threshold: float | None = None
+        self.best_prompt: str | None = None
+        self.layout = "coco17"
+        self._fps = 10.0
+        self._stream_start = 0.0
+        self._open: _Open | None = None
+        self._frames: Iterable[TrackedFrame] = ()
+
+    def new_stream(self, stream_start: float, fps: float, num_joints: int, layout: str) -> None:
+        self._stream_start, self._fps, self.layout = stream_start, fps, layout
+        self._num_joints = num_joints
+
+    def tracked(self, frame: Frame, det: Detections, ids: np.ndarray) -> TrackedFrame:
+        return TrackedFrame(
+            frame.index, frame.time, encode_jpeg(frame.image), np.asarray(ids), det.keypoints, det.scores
+        )
+
+    def on_window(self, w: WindowScore, frames: Iterable[TrackedFrame], prompts: PromptState) -> None:
+        self._frames = frames
+        cur = self._open
+        if w.is_anomaly:
+            if cur is not None and w.start_s <= cur.opening.end_s:
+                self._grow(cur, w)
+                return
+            if cur is not None:
+                self._close(cur)
+            self._start(w)
+        elif cur is not None and w.end_s >= cur.opening.end_s + self.config.margin_s:
+            self._close(cur)
+
+    def close_open(self) -> None:
+        """Close the alert still open (the stream ended or the service stops)."""
+        if self._open is not None:
+            self._close(self._open)
+
+    def _start(self, w: WindowScore) -> None:
+        a = AlertOpening(
+            camera=self.camera, stream_start=self._stream_start, start_frame=w.start_frame, start_s=w.start_s,
+            end_s=w.end_s, peak=float(w.anomaly or 0.0), prompt=self.best_prompt, persons=_persons(w),
+        )  # fmt: skip
+        alert_id = self.store.open_alert(a)
+        self._open = _Open(alert_id, a, (w.start_s + w.end_s) / 2)
+        late = time.time() - (self._stream_start + w.end_s)  # since the window's last frame was filmed
+        self.events.publish(
+            {"type": "alert", "camera": self.camera, "id": alert_id, "state": "open", "latency_s": late}
+        )
+
+    def _grow(self, cur: _Open, w: WindowScore) -> None:
+        a = cur.opening
+        if (w.anomaly or 0.0) > a.peak:
+            a.peak, a.prompt, cur.peak_time_s = (
+                float(w.anomaly or 0.0),
+                self.best_prompt,
+                (w.start_s + w.end_s) / 2,
+            )
+        a.end_s = max(a.end_s, w.end_s)
+        a.persons = _merge(a.persons, _persons(w))
+        self.store.grow_alert(cur.alert_id, a)
+
+    def _close(self, cur: _Open) -> None:
+        self._open = None
+        a = cur.opening
+        frames = [f for f in self._frames if f.time_s >= a.start_s - self.config.margin_s]
+        clip = snap = None
+        try:
+            if frames:
+                scores = {int(p["track_id"]): float(p["anomaly"]) for p in a.persons}
+                clip, snap = write_evidence(
+                    self.folder, f"alert-{cur.alert_id}", frames, scores, self.threshold, self._fps,
+                    self.layout, cur.peak_time_s,
+                )  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - the alert is kept without its evidence
+            print(f"skelprompt serve: alert {cur.alert_id}: evidence not written: {e}", file=sys.stderr)
+        self.store.close_alert(cur.alert_id, clip, snap)
+        late = time.time() - (self._stream_start + a.end_s)  # since the last alerting frame was filmed
+        self.events.publish(
+            {"type": "alert", "camera": self.camera, "id": cur.alert_id, "state": "closed", "latency_s": late}
+        )
