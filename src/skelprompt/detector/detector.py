@@ -48,6 +48,14 @@ def prompt_list(prompts: Prompts) -> list[str]:
     return items
 
 
+def distinct_prompts(prompts: Prompts) -> list[str]:
+    """The prompts, each once (spacing and case aside), in their order."""
+    seen: dict[str, str] = {}
+    for p in prompt_list(prompts):
+        seen.setdefault(" ".join(p.lower().split()), p)
+    return list(seen.values())
+
+
 class Detector:
     """Prompt-guided anomaly detector on top of a (frozen) skeleton-text model."""
 
@@ -162,8 +170,9 @@ class Detector:
         the model's learnt temperature; with normal prompts only, the cosine form.
         """
         cfg = self.config
-        ya = self._embed(prompt_list(prompts), cfg.prompt_ensemble)
-        yn = self._embed(prompt_list(normal_prompts), cfg.prompt_ensemble)
+        # a prompt given twice is one intent: in a softmax it would otherwise count twice
+        ya = self._embed(distinct_prompts(prompts), cfg.prompt_ensemble)
+        yn = self._embed(distinct_prompts(normal_prompts), cfg.prompt_ensemble)
         embs = np.asarray(embs, np.float64)
         if cfg.prompt_evidence == "cosine" or ya is None:
             return prompt_score(embs, ya, yn, cfg.normal_weight)
