@@ -25,12 +25,13 @@ from skelprompt.model import load_model, untrained_model
 OPTION_SETS: dict[str, dict[str, Any]] = {
     "cosine (old)": {"prompt_evidence": "cosine", "prompt_ensemble": False, "prompt_guard": "none"},
     "cosine+ens": {"prompt_evidence": "cosine", "prompt_ensemble": True, "prompt_guard": "none"},
-    "cosine+zero": {"prompt_evidence": "cosine", "prompt_ensemble": False, "prompt_guard": "zero"},
-    "cosine+ens+pct": {"prompt_evidence": "cosine", "prompt_ensemble": True, "prompt_guard": "percentile"},
     "softmax": {"prompt_evidence": "softmax", "prompt_ensemble": False, "prompt_guard": "none"},
     "softmax+ens": {"prompt_evidence": "softmax", "prompt_ensemble": True, "prompt_guard": "none"},
-    "softmax+ens+zero": {"prompt_evidence": "softmax", "prompt_ensemble": True, "prompt_guard": "zero"},
-    "softmax+ens+pct": {"prompt_evidence": "softmax", "prompt_ensemble": True, "prompt_guard": "percentile"},
+    **{
+        f"softmax+ens+{g}": {"prompt_evidence": "softmax", "prompt_ensemble": True, "prompt_guard": g}
+        for g in ("floor", "zero", "percentile")
+    },
+    "cosine+floor": {"prompt_evidence": "cosine", "prompt_ensemble": False, "prompt_guard": "floor"},
 }
 COLUMNS = ("prompt-only", "default", "wrong-prompt default", "ood-only")
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 COMBINES = ("paper", "sum", "ood", "prompt")
-# how the standardised prompt term enters "sum": "none" as it is; "zero": only above the
-# normal footage's median (max(p, 0)); "percentile": only above its calibration percentile
-# (max(p - 1, 0)), so a prompt the normal footage already matches cannot push clips down
-# or lift normal clips that sit inside the normal spread
-PROMPT_GUARDS = ("none", "zero", "percentile")
+# how the standardised prompt term p enters "sum": "none" as it is; "floor": max(p, -1), so a
+# clip the prompt finds less like the anomaly than the normal footage loses at most one
+# normal spread (a prompt that matches the normal footage cannot sink a clear OoD outlier);
+# "zero": only above the normal footage's median (max(p, 0)); "percentile": only above its
+# calibration percentile (max(p - 1, 0))
+PROMPT_GUARDS = ("none", "floor", "zero", "percentile")
 
 
 def mahalanobis(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -93,6 +94,8 @@ def softmax_evidence(
 
 def guarded(p_prompt: np.ndarray, guard: str) -> np.ndarray:
     """The standardised prompt term as ``guard`` lets it into the sum (:data:`PROMPT_GUARDS`)."""
+    if guard == "floor":
+        return np.maximum(p_prompt, -1.0)
     if guard == "zero":
         return np.maximum(p_prompt, 0.0)
     if guard == "percentile":

@@ -46,7 +46,7 @@ class DetectorConfig:
     combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
     prompt_evidence: str = "softmax"  # PROMPT_EVIDENCES; measured best (README, prompt evidence)
     prompt_ensemble: bool = True  # embed each prompt as the mean of its templated phrasings
-    prompt_guard: str = "zero"  # PROMPT_GUARDS: what of the standardised prompt term "sum" adds
+    prompt_guard: str = "floor"  # PROMPT_GUARDS: what of the standardised prompt term "sum" adds
     prompt_weight: float = 0.25  # weight of the standardised prompt score in "sum"
     normal_weight: float = 0.5  # weight of the normal prompts when both kinds are given
     calibration_percentile: float = 99.0
