@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 COMBINES = ("paper", "sum", "ood", "prompt")
+# how the standardised prompt term p enters "sum": "none" as it is; "floor": max(p, -1), so a
+# clip the prompt finds less like the anomaly than the normal footage loses at most one
+# normal spread (a prompt that matches the normal footage cannot sink a clear OoD outlier);
+# "zero": only above the normal footage's median (max(p, 0)); "percentile": only above its
+# calibration percentile (max(p - 1, 0))
+PROMPT_GUARDS = ("none", "floor", "zero", "percentile")
 
 
 def mahalanobis(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -63,6 +69,42 @@ def prompt_score(
     return np.zeros(embeddings.shape[0], np.float32)
 
 
+def logsumexp(x: np.ndarray) -> np.ndarray:
+    """log sum_j exp(x_ij) per row, without overflow."""
+    m = x.max(1)
+    return m + np.log(np.exp(x - m[:, None]).sum(1))
+
+
+def softmax_evidence(
+    embeddings: np.ndarray, anomaly_prompts: np.ndarray, competitors: np.ndarray, scale: float
+) -> np.ndarray:
+    """The log-odds that a clip is one of the anomaly prompts rather than a competitor.
+
+    Softmax over ``scale * cos(f(x), y)`` for y in the anomaly prompts and the competitors
+    (normal anchors and the user's normal prompts), ``scale`` = the model's learnt 1 / tau;
+    returns ``log(P(anomaly) / (1 - P(anomaly)))`` with ``P(anomaly)`` the total probability
+    mass on the anomaly prompts. Log-odds rather than the probability: the same ranking, but
+    it does not saturate at 0 or 1, so standardising it on the normal footage stays stable.
+    """
+    la = scale * (embeddings @ anomaly_prompts.T)
+    if competitors.shape[0] == 0:
+        return np.full(embeddings.shape[0], np.inf)
+    return logsumexp(la) - logsumexp(scale * (embeddings @ competitors.T))
+
+
+def guarded(p_prompt: np.ndarray, guard: str) -> np.ndarray:
+    """The standardised prompt term as ``guard`` lets it into the sum (:data:`PROMPT_GUARDS`)."""
+    if guard == "floor":
+        return np.maximum(p_prompt, -1.0)
+    if guard == "zero":
+        return np.maximum(p_prompt, 0.0)
+    if guard == "percentile":
+        return np.maximum(p_prompt - 1.0, 0.0)
+    if guard != "none":
+        raise ValueError(f"unknown prompt guard {guard!r}; choose from {PROMPT_GUARDS}")
+    return p_prompt
+
+
 def power_calibrated(
     value: np.ndarray, normal_values: np.ndarray, percentile: float, w2: float = 1.0
 ) -> np.ndarray:
@@ -98,12 +140,14 @@ def combine_scores(
     percentile: float = 99.0,
     use_prompt: bool = True,
     prompt_weight: float = 1.0,
+    guard: str = "none",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibrate OoD and prompt scores on the normal clips and combine them (Eq. 1).
 
     Returns ``(p_ood, p_prompt, anomaly)``. ``paper``: p(O) p(T) with the clipped power
     calibration; ``sum``: standardised OoD + standardised prompt (no clipping, so clips above
-    the 99th normal percentile keep their order); ``ood`` / ``prompt``: one term only.
+    the 99th normal percentile keep their order; the prompt term passes :func:`guarded`);
+    ``ood`` / ``prompt``: one term only.
     """
     if method not in COMBINES:
         raise ValueError(f"unknown combine method {method!r}; choose from {COMBINES}")
@@ -117,7 +161,7 @@ def combine_scores(
         return p_o, p_t, p_o
     if method == "prompt":
         return p_o, p_t, p_t
-    return p_o, p_t, p_o + prompt_weight * p_t
+    return p_o, p_t, p_o + prompt_weight * guarded(p_t, guard)
 
 
 def threshold_at_false_alarm_rate(normal_scores: np.ndarray, rate: float) -> float:

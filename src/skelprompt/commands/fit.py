@@ -20,13 +20,13 @@ from skelprompt.commands.options import (
     non_negative,
 )
 from skelprompt.detector import DetectorConfig
-from skelprompt.detector.config import normal_clips_needed, too_few_normal_clips
+from skelprompt.detector.config import PROMPT_EVIDENCES, normal_clips_needed, too_few_normal_clips
 from skelprompt.detector.scorers import scorer_names
 from skelprompt.errors import SkelpromptError
 from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, DEFAULT_POSE_INPUT_SIZE, FootageSettings
 from skelprompt.footage.video import NormalFootage
 from skelprompt.footage.windows import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
-from skelprompt.scoring import COMBINES
+from skelprompt.scoring import COMBINES, PROMPT_GUARDS
 
 console = Console()
 
@@ -77,6 +77,20 @@ def fit(
             help=f"How OoD and prompt combine: {', '.join(COMBINES)}.", callback=detector_option("combine")
         ),
     ] = _DEFAULTS.combine,
+    prompt_evidence: Annotated[
+        str,
+        typer.Option(
+            help=f"Prompt evidence: {', '.join(PROMPT_EVIDENCES)} (softmax against normal anchors; cosine: the paper's).",
+            callback=detector_option("prompt_evidence"),
+        ),
+    ] = _DEFAULTS.prompt_evidence,
+    prompt_guard: Annotated[
+        str,
+        typer.Option(
+            help=f"What of the prompt term adds to the OoD score: {', '.join(PROMPT_GUARDS)}.",
+            callback=detector_option("prompt_guard"),
+        ),
+    ] = _DEFAULTS.prompt_guard,
     false_alarm_rate: Annotated[
         float,
         typer.Option(
@@ -123,6 +137,7 @@ def fit(
         cfg = DetectorConfig(
             ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, combine=combine,
             prompt_weight=prompt_weight, normal_weight=normal_weight, false_alarm_rate=false_alarm_rate,
+            prompt_evidence=prompt_evidence, prompt_guard=prompt_guard,
         )  # fmt: skip
     except ValueError as e:
         raise SkelpromptError(f"detector options: {e}") from None

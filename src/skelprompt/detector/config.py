@@ -10,12 +10,18 @@ from typing import Any
 import numpy as np
 
 from skelprompt.detector.scorers import SCORERS, OoDScorer, make_scorer, scorer_names
-from skelprompt.scoring import COMBINES
+from skelprompt.scoring import COMBINES, PROMPT_GUARDS
 
 OOD_SOURCES = ("model", "random", "pose")
+# "cosine": max cosine to the anomaly prompts minus the normal prompts' (the paper's Eq. 4);
+# "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
+PROMPT_EVIDENCES = ("cosine", "softmax")
 # options that only change how fitted statistics are turned into scores
 SCORE_TIME_FIELDS = (
     "combine",
+    "prompt_evidence",
+    "prompt_ensemble",
+    "prompt_guard",
     "prompt_weight",
     "normal_weight",
     "calibration_percentile",
@@ -38,6 +44,9 @@ class DetectorConfig:
     symmetric: bool = True
     normalize_features: bool = True  # L2-normalise encoder features before distances
     combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
+    prompt_evidence: str = "softmax"  # PROMPT_EVIDENCES; measured best (README, prompt evidence)
+    prompt_ensemble: bool = True  # embed each prompt as the mean of its templated phrasings
+    prompt_guard: str = "floor"  # PROMPT_GUARDS: what of the standardised prompt term "sum" adds
     prompt_weight: float = 0.25  # weight of the standardised prompt score in "sum"
     normal_weight: float = 0.5  # weight of the normal prompts when both kinds are given
     calibration_percentile: float = 99.0
@@ -58,6 +67,12 @@ class DetectorConfig:
             )
         if self.combine not in COMBINES:
             raise ValueError(f"unknown combine method {self.combine!r}; choose from {COMBINES}")
+        if self.prompt_evidence not in PROMPT_EVIDENCES:
+            raise ValueError(
+                f"unknown prompt evidence {self.prompt_evidence!r}; choose from {PROMPT_EVIDENCES}"
+            )
+        if self.prompt_guard not in PROMPT_GUARDS:
+            raise ValueError(f"unknown prompt guard {self.prompt_guard!r}; choose from {PROMPT_GUARDS}")
         if self.k < 1 or self.pose_persons < 1:
             raise ValueError(f"k and pose_persons must be at least 1, got {self.k} and {self.pose_persons}")
         if not 0.0 <= self.calibration_percentile <= 100.0:
@@ -88,6 +103,14 @@ class DetectorConfig:
 
     def new_scorer(self) -> OoDScorer:
         return make_scorer(self.ood, **self.scorer_params())
+
+
+# what a detector file written before these options existed meant: it scores as it did then
+LEGACY_PROMPT_OPTIONS: dict[str, Any] = {
+    "prompt_evidence": "cosine",
+    "prompt_ensemble": False,
+    "prompt_guard": "none",
+}
 
 
 def normal_clips_needed(false_alarm_rate: float) -> int:

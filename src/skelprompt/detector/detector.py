@@ -24,7 +24,14 @@ from skelprompt.detector.scorers import OoDScorer
 from skelprompt.errors import ClipError, ModelError
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.model.text import TextEncoder, get_text_encoder
-from skelprompt.scoring import combine_scores, prompt_score, standardised, threshold_at_false_alarm_rate
+from skelprompt.prompts import NORMAL_ANCHORS, ensemble_embeddings
+from skelprompt.scoring import (
+    combine_scores,
+    prompt_score,
+    softmax_evidence,
+    standardised,
+    threshold_at_false_alarm_rate,
+)
 
 # one prompt (a string) or several; a string is one prompt, not a sequence of letters
 Prompts = str | Sequence[str] | None
@@ -39,6 +46,14 @@ def prompt_list(prompts: Prompts) -> list[str]:
     if bad is not None:
         raise TypeError(f"prompts must be strings, got {type(bad).__name__} {bad!r}")
     return items
+
+
+def distinct_prompts(prompts: Prompts) -> list[str]:
+    """The prompts, each once (spacing and case aside), in their order."""
+    seen: dict[str, str] = {}
+    for p in prompt_list(prompts):
+        seen.setdefault(" ".join(p.lower().split()), p)
+    return list(seen.values())
 
 
 class Detector:
@@ -136,10 +151,35 @@ class Detector:
             )
         return enc
 
-    def _embed(self, texts: list[str]) -> np.ndarray | None:
+    def _embed(self, texts: list[str], ensemble: bool = False) -> np.ndarray | None:
+        """Prompt embeddings (float64 rows); with ``ensemble`` each prompt is the mean of its
+        templated phrasings (``skelprompt.prompts``)."""
         if not texts:
             return None
+        if ensemble:
+            return ensemble_embeddings(self.text_encoder().encode, texts)
         return self.text_encoder().encode(list(texts)).astype(np.float64)
+
+    def prompt_evidence(
+        self, embs: np.ndarray, prompts: Prompts = None, normal_prompts: Prompts = None
+    ) -> np.ndarray:
+        """The raw prompt evidence of clips with embeddings ``embs`` (higher = more anomalous).
+
+        ``cosine``: :func:`prompt_score` (Eq. 4, minus the normal prompts). ``softmax``: the
+        log-odds of the anomaly prompts against the normal anchors and the normal prompts at
+        the model's learnt temperature; with normal prompts only, the cosine form.
+        """
+        cfg = self.config
+        # a prompt given twice is one intent: in a softmax it would otherwise count twice
+        ya = self._embed(distinct_prompts(prompts), cfg.prompt_ensemble)
+        yn = self._embed(distinct_prompts(normal_prompts), cfg.prompt_ensemble)
+        embs = np.asarray(embs, np.float64)
+        if cfg.prompt_evidence == "cosine" or ya is None:
+            return prompt_score(embs, ya, yn, cfg.normal_weight)
+        anchors = self._embed(list(NORMAL_ANCHORS), cfg.prompt_ensemble)
+        competitors = anchors if yn is None else np.concatenate([anchors, yn])
+        scale = float(self.model.logit_scale.detach().exp())
+        return softmax_evidence(embs, ya, cast(np.ndarray, competitors), scale)
 
     def ood_distance(self, feats: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
         self._check_fitted()
@@ -160,16 +200,16 @@ class Detector:
         if len(feats) == 0:
             raise ClipError("no clips to score")
         prompts, normal_prompts = prompt_list(prompts), prompt_list(normal_prompts)
-        ya, yn = self._embed(prompts), self._embed(normal_prompts)
         ood = self.ood_distance(feats, extra)
-        ps = prompt_score(np.asarray(embs, np.float64), ya, yn, self.config.normal_weight)
-        ps_normal = prompt_score(normal_embeddings, ya, yn, self.config.normal_weight)
+        ps = self.prompt_evidence(embs, prompts, normal_prompts)
+        ps_normal = self.prompt_evidence(normal_embeddings, prompts, normal_prompts)
         combine = partial(
             combine_scores,
             method=self.config.combine,
             percentile=self.config.calibration_percentile,
-            use_prompt=ya is not None or yn is not None,
+            use_prompt=bool(prompts or normal_prompts),
             prompt_weight=self.config.prompt_weight,
+            guard=self.config.prompt_guard,
         )
         p_o, p_t, anomaly = combine(ood, ps, normal_ood, ps_normal)
         _, _, normal_anomaly = combine(normal_ood, ps_normal, normal_ood, ps_normal)

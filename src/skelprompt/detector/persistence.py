@@ -24,7 +24,7 @@ import torch
 
 from skelprompt import __version__
 from skelprompt.detector import sources
-from skelprompt.detector.config import DetectorConfig, has_type
+from skelprompt.detector.config import LEGACY_PROMPT_OPTIONS, DetectorConfig, has_type
 from skelprompt.detector.scorers import SCORERS, OoDScorer
 from skelprompt.errors import ModelError
 from skelprompt.model.checkpoint import load_tensors, model_checksum, read_safetensors_metadata, save_tensors
@@ -157,7 +157,8 @@ def _detector_config(path: Path, d: dict[str, Any]) -> DetectorConfig:
     if unknown:
         raise ModelError(f"{path}: metadata field 'detector_config' has unknown options {unknown}")
     try:
-        return DetectorConfig(**d)
+        # a file from before the prompt options scores with the cosine evidence it was made with
+        return DetectorConfig(**{**LEGACY_PROMPT_OPTIONS, **d})
     except ValueError as e:
         raise ModelError(f"{path}: metadata field 'detector_config': {e}") from None
 

@@ -7,7 +7,7 @@ or a prompt is the expensive step, so it happens once per clip (or prompt list) 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,7 +61,8 @@ class BenchPrompts:
     """The prompts of one run and their embeddings.
 
     ``anomaly`` / ``normal``: what the method variants use; ``study_normal``: the templated
-    names of the benchmark's normal classes, used by the "+ normal prompts" variants and studies.
+    names of the benchmark's normal classes, used by the "+ normal prompts" variants and studies;
+    ``wrong``: a deliberately wrong anomaly prompt (the "wrong prompt" variants).
     """
 
     anomaly: list[str]
@@ -70,12 +71,20 @@ class BenchPrompts:
     ya: np.ndarray | None
     yn: np.ndarray | None
     yn_study: np.ndarray | None
+    wrong: list[str] = field(default_factory=list)
 
     @classmethod
     def embed(
-        cls, text: TextEmbedder, anomaly: list[str], normal: list[str], study_normal: list[str]
+        cls,
+        text: TextEmbedder,
+        anomaly: list[str],
+        normal: list[str],
+        study_normal: list[str],
+        wrong: list[str] | None = None,
     ) -> BenchPrompts:
-        return cls(anomaly, normal, study_normal, text(anomaly), text(normal), text(study_normal))
+        return cls(
+            anomaly, normal, study_normal, text(anomaly), text(normal), text(study_normal), list(wrong or [])
+        )
 
     @property
     def anomaly_or_none(self) -> list[str] | None:

@@ -48,27 +48,35 @@ def study_sets(bench: Benchmark, study_normal: list[str]) -> list[PromptSet]:
 def study_rows(
     fold: Fold, sets: list[PromptSet], text: TextEmbedder, det_knn: Detector, fit: Features, test: Features
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(set label, this fold's row) per set: the AUC of the prompt score alone and summed with
-    the k-NN OoD of ``det_knn`` (fitted on ``fit``); for ensembles also the mean embedding's."""
-    ef64, et64 = fit[1].astype(np.float64), test[1].astype(np.float64)
+    """(set label, this fold's row) per set: the AUC of the prompt evidence alone and summed
+    with the k-NN OoD of ``det_knn`` (fitted on ``fit``), with ``det_knn``'s evidence and with
+    the paper's cosine (``*_cosine``); for ensembles also the mean cosine embedding's."""
+    ef, et = fit[1], test[1]
     ood = det_knn.ood_distance(test[0])
     out = []
     for s in sets:
         a_emb, n_emb = text(s.anomaly), text(s.normal)
-        ps = prompt_score(et64, a_emb, n_emb)
-        pnorm = prompt_score(ef64, a_emb, n_emb)
         row: dict[str, Any] = {
             "fold": fold.name,
             "kind": s.kind,
             "prompts": s.anomaly,
             "normal_prompts": s.normal,
         }
-        row["prompt_only"] = evaluate(fold.labels, ps)["auc"]
-        row["full_sum_knn"] = evaluate(fold.labels, ood_plus_prompt(det_knn, ood, ps, pnorm))["auc"]
+        evidences = {
+            "": (det_knn.prompt_evidence(et, s.anomaly, s.normal), det_knn.prompt_evidence(ef, s.anomaly, s.normal)),
+            "_cosine": (prompt_score(et.astype(np.float64), a_emb, n_emb), prompt_score(ef.astype(np.float64), a_emb, n_emb)),
+        }  # fmt: skip
+        for suffix, (ps, pnorm) in evidences.items():
+            row[f"prompt_only{suffix}"] = evaluate(fold.labels, ps)["auc"]
+            row[f"full_sum_knn{suffix}"] = evaluate(fold.labels, ood_plus_prompt(det_knn, ood, ps, pnorm))[
+                "auc"
+            ]
         if s.kind == "ensemble" and a_emb is not None:  # also the mean-embedding ensemble
             m = a_emb.mean(0, keepdims=True)
             m /= np.linalg.norm(m)
-            row["prompt_only_mean_embedding"] = evaluate(fold.labels, prompt_score(et64, m, None))["auc"]
+            row["prompt_only_mean_embedding"] = evaluate(
+                fold.labels, prompt_score(et.astype(np.float64), m, None)
+            )["auc"]
         out.append((s.label, row))
     return out
 
@@ -76,30 +84,35 @@ def study_rows(
 def summarise_study(study: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Per set: mean and std over folds; plus the spread of the single phrasings' AUCs."""
     rows = {}
+    keys = (
+        "prompt_only",
+        "full_sum_knn",
+        "prompt_only_cosine",
+        "full_sum_knn_cosine",
+        "prompt_only_mean_embedding",
+    )
     for label, fs in study.items():
-        r = {
+        r: dict[str, Any] = {
             "kind": fs[0]["kind"],
             "prompts": fs[0]["prompts"],
             "normal_prompts": fs[0]["normal_prompts"],
-            "prompt_only": mean_std([f["prompt_only"] for f in fs]),
-            "full_sum_knn": mean_std([f["full_sum_knn"] for f in fs]),
-            "folds": fs,
         }
-        if "prompt_only_mean_embedding" in fs[0]:
-            r["prompt_only_mean_embedding"] = mean_std([f["prompt_only_mean_embedding"] for f in fs])
+        r.update({k: mean_std([f[k] for f in fs]) for k in keys if k in fs[0]})
+        r["folds"] = fs
         rows[label] = r
-    phr = [
-        r["prompt_only"]["mean"]
-        for r in rows.values()
-        if r["kind"] == "phrasing" and r["prompt_only"]["mean"] is not None
-    ]
     out: dict[str, Any] = {"sets": rows}
-    if phr:
-        out["phrasing_spread"] = {
-            "n": len(phr),
-            "mean": float(np.mean(phr)),
-            "std": float(np.std(phr)),
-            "min": float(np.min(phr)),
-            "max": float(np.max(phr)),
-        }
+    for key, suffix in (("phrasing_spread", ""), ("phrasing_spread_cosine", "_cosine")):
+        phr = [
+            r[f"prompt_only{suffix}"]["mean"]
+            for r in rows.values()
+            if r["kind"] == "phrasing" and r[f"prompt_only{suffix}"]["mean"] is not None
+        ]
+        if phr:
+            out[key] = {
+                "n": len(phr),
+                "mean": float(np.mean(phr)),
+                "std": float(np.std(phr)),
+                "min": float(np.min(phr)),
+                "max": float(np.max(phr)),
+            }
     return out

@@ -44,6 +44,11 @@ class Benchmark:
     normal_templates: tuple[str, ...] = ("{}",)
 
     @property
+    def wrong_prompts(self) -> tuple[str, ...]:
+        """A deliberately wrong anomaly prompt: it names nothing this benchmark's anomalies do."""
+        return WRONG_PROMPTS.get(self.name, ())
+
+    @property
     def normal_prompts(self) -> list[str]:
         return [t.format(n) for n in self.normal for t in self.normal_templates]
 
@@ -237,6 +242,17 @@ BENCHMARKS: dict[str, Benchmark] = {
                   ("a person {}",)),
     ]
 }  # fmt: skip
+
+# per benchmark, an anomaly prompt that is clearly wrong for its anomalies: a default run with it
+# must stay about as good as OoD alone (the prompt guard's test); none is a normal anchor
+WRONG_PROMPTS: dict[str, tuple[str, ...]] = {
+    "sbu-violence": ("a person drinking water",),
+    "k3hi-violence": ("a person drinking water",),
+    "msr-violence": ("a person drinking water",),
+    "urfd-fall": ("people shaking hands",),
+    "jhmdb-novel": ("a person brushing teeth",),
+    "ucla-novel": ("a person swimming",),
+}
 
 # URFD has no normal class names: its normal prompts for the study are everyday activities.
 URFD_NORMAL_PROMPTS = ("a person walking", "a person standing", "a person sitting", "a person bending down")

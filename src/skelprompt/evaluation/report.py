@@ -54,15 +54,23 @@ def prompt_table(result: dict) -> str:
     st = result.get("prompt_study")
     if not st:
         return ""
-    lines = ["| prompt set | kind | prompt only | full (sum, k-NN) |", "|---|---|---|---|"]
+    lines = [
+        "| prompt set | kind | prompt only | full (sum, k-NN) | prompt only, cosine | full, cosine |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, r in st["sets"].items():
-        lines.append(f"| {label} | {r['kind']} | {_fmt(r['prompt_only'])} | {_fmt(r['full_sum_knn'])} |")
-    sp = st.get("phrasing_spread")
-    if sp:
-        lines.append(
-            f"\nPhrasings (n = {sp['n']}): prompt-only AUC mean {sp['mean']:.3f}, std {sp['std']:.3f}, "
-            f"range {sp['min']:.3f} to {sp['max']:.3f}."
-        )
+        cells = [
+            _fmt(r.get(k))
+            for k in ("prompt_only", "full_sum_knn", "prompt_only_cosine", "full_sum_knn_cosine")
+        ]
+        lines.append(f"| {label} | {r['kind']} | " + " | ".join(cells) + " |")
+    for key, what in (("phrasing_spread", "default evidence"), ("phrasing_spread_cosine", "cosine evidence")):
+        sp = st.get(key)
+        if sp:
+            lines.append(
+                f"\nPhrasings (n = {sp['n']}, {what}): prompt-only AUC mean {sp['mean']:.3f}, "
+                f"std {sp['std']:.3f}, range {sp['min']:.3f} to {sp['max']:.3f}."
+            )
     return "\n".join(lines)
 
 

@@ -18,7 +18,6 @@ from skelprompt.evaluation.protocols import Fold
 from skelprompt.evaluation.robustness import achieved, conditions, corrupt
 from skelprompt.model import SkeletonTextModel, extract_features
 from skelprompt.model.text import TextEncoder
-from skelprompt.scoring import prompt_score
 
 
 @dataclass
@@ -53,7 +52,7 @@ class RobustnessScorers:
         ftc, etc = extract_features(self.model, test)
         out = {
             "ood[knn]": self.det_knn.ood_distance(ftc),
-            "prompt": prompt_score(etc.astype(np.float64), prompts.ya, prompts.yn),
+            "prompt": self.det_knn.prompt_evidence(etc, prompts.anomaly, prompts.normal),
         }
         out["skelprompt default"] = self.det_default.score(
             test, prompts.anomaly_or_none, prompts.normal_or_none

@@ -167,7 +167,7 @@ def _prompts(
     anomaly = list(prompts) if prompts is not None else list(bench.prompts)
     if normal is None:
         normal = [] if anomaly else normal_prompts_for(bench)
-    return BenchPrompts.embed(text, anomaly, normal, normal_prompts_for(bench))
+    return BenchPrompts.embed(text, anomaly, normal, normal_prompts_for(bench), list(bench.wrong_prompts))
 
 
 def run_benchmark(

@@ -8,9 +8,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 
 from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.detector.config import SCORE_TIME_FIELDS
 from skelprompt.evaluation.features import BenchPrompts, Features
 from skelprompt.evaluation.protocols import Fold
 from skelprompt.model import SkeletonTextModel
@@ -19,10 +23,16 @@ from skelprompt.scoring import combine_scores, prompt_score
 
 ScoreRow = tuple[str, np.ndarray]  # (result label, per-clip anomaly scores)
 
-# (name, config, which normal prompts): "protocol" = the benchmark's own prompts only,
-# "study" = plus the templated names of the normal classes as normal prompts
+# (name, config, which prompts): "protocol" = the benchmark's own prompts only, "study" =
+# plus the templated names of the normal classes as normal prompts, "wrong" = the benchmark's
+# deliberately wrong anomaly prompt alone (protocols.WRONG_PROMPTS: the prompt guard's test)
 DETECTOR_VARIANTS: list[tuple[str, DetectorConfig, str]] = [
     ("skelprompt default", DetectorConfig(), "protocol"),
+    ("skelprompt default, wrong prompt", DetectorConfig(), "wrong"),
+    ("skelprompt default, cosine evidence (paper)", DetectorConfig(prompt_evidence="cosine",
+     prompt_ensemble=False, prompt_guard="none"), "protocol"),
+    ("skelprompt default, cosine evidence, wrong prompt", DetectorConfig(prompt_evidence="cosine",
+     prompt_ensemble=False, prompt_guard="none"), "wrong"),
     ("skelprompt default + normal prompts", DetectorConfig(), "study"),
     ("skelprompt default, OoD only", DetectorConfig(combine="ood"), "protocol"),
     ("skelprompt pose+random + normal prompts", DetectorConfig(ood_features="pose+random"), "study"),
@@ -63,12 +73,17 @@ def model_feature_rows(
     features (no mirrors). Also returns the fitted detectors by OoD method (combine "sum")."""
     ff, ef = fit
     ft, et = test
-    rows: list[ScoreRow] = [(f"{prefix}prompt", prompt_score(et.astype(np.float64), prompts.ya, prompts.yn))]
+    rows: list[ScoreRow] = []
     dets: dict[str, Detector] = {}
     for ood in MODEL_FEATURE_OODS:
         cfg = DetectorConfig(ood=ood, ood_features="model", symmetric=False)
         det = Detector(model, cfg, text_encoder=text_encoder).fit_features(ff, ef)
         dets[ood] = det
+        if not rows:  # the prompt evidence alone: the default's, then the paper's cosine
+            rows.append((f"{prefix}prompt", det.prompt_evidence(et, prompts.anomaly, prompts.normal)))
+            rows.append(
+                (f"{prefix}prompt (cosine)", prompt_score(et.astype(np.float64), prompts.ya, prompts.yn))
+            )
         for combine in MODEL_FEATURE_COMBINES:
             sc = det.with_options(combine=combine).score_features(
                 ft, et, prompts.anomaly_or_none, prompts.normal_or_none
@@ -85,13 +100,28 @@ def detector_variant_rows(
     prompts: BenchPrompts,
     variants: list[tuple[str, DetectorConfig, str]],
 ) -> list[ScoreRow]:
-    """Each variant fitted on the fold's normal clips and scored on its test clips, end to end."""
+    """Each variant fitted on the fold's normal clips and scored on its test clips, end to end.
+    Variants that differ only in score-time options share one fit and one feature pass."""
     rows: list[ScoreRow] = []
-    for name, cfg, normal_kind in variants:
-        normal = prompts.study_normal if normal_kind == "study" else prompts.normal
-        det = Detector(model, cfg, text_encoder=text_encoder).fit(fold.fit)
-        rows.append((name, det.score(fold.test, prompts.anomaly_or_none, normal or None).anomaly))
+    fitted: dict[str, tuple[Detector, Any]] = {}
+    for name, cfg, kind in variants:
+        key = repr(replace(cfg, **{f: getattr(DetectorConfig(), f) for f in SCORE_TIME_FIELDS}))
+        if key not in fitted:
+            det = Detector(model, cfg, text_encoder=text_encoder).fit(fold.fit)
+            fitted[key] = (det, det.features(fold.test))
+        det, (ft, et, extra) = fitted[key]
+        det = det.with_options(**{f: getattr(cfg, f) for f in SCORE_TIME_FIELDS})
+        anomaly, normal = variant_prompts(prompts, kind)
+        rows.append((name, det.score_features(ft, et, anomaly, normal, extra=extra).anomaly))
     return rows
+
+
+def variant_prompts(prompts: BenchPrompts, kind: str) -> tuple[list[str] | None, list[str] | None]:
+    """(anomaly prompts, normal prompts) of a detector variant's prompt kind."""
+    if kind == "wrong":
+        return prompts.wrong or None, None
+    normal = prompts.study_normal if kind == "study" else prompts.normal
+    return prompts.anomaly_or_none, normal or None
 
 
 def normal_prompt_rows(
