@@ -70,6 +70,12 @@ def benchmark(
     ] = None,
     max_folds: Annotated[int | None, typer.Option(help="Only the first N folds (quick checks).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the peer and the error injectors.")] = 0,
+    variants: Annotated[
+        str,
+        typer.Option(help="Detector variants: 'all', or 'core' (default, wrong prompt, cosine, OoD only)."),
+    ] = "all",
+    baselines: Annotated[bool, typer.Option(help="Score the raw-pose and speed baselines.")] = True,
+    control: Annotated[bool, typer.Option(help="Also score the untrained-encoder control.")] = True,
 ) -> None:
     """Run zero-shot anomaly benchmarks: method variants, untrained control, baselines, peer."""
     import torch
@@ -80,6 +86,7 @@ def benchmark(
     from skelprompt.evaluation.protocols import BENCHMARKS, get_benchmark
     from skelprompt.evaluation.report import markdown_report, results_table
     from skelprompt.evaluation.runner import run_benchmark
+    from skelprompt.evaluation.variants import VARIANT_SETS, variant_set
     from skelprompt.io.atomic import write_text_atomic
     from skelprompt.model import load_model
 
@@ -87,6 +94,8 @@ def benchmark(
     check_outputs([Output("--json", json_out), Output("--markdown", markdown)], [model])
     if model and untrained:
         raise SkelpromptError("give either --model or --untrained, not both")
+    if variants not in VARIANT_SETS:
+        raise SkelpromptError(f"--variants {variants!r}: choose from {', '.join(VARIANT_SETS)}")
     names = list(BENCHMARKS) if name == "all" else [get_benchmark(name).name]
     t0 = time.perf_counter()
     results = []
@@ -103,7 +112,8 @@ def benchmark(
         results.append(
             run_benchmark(
                 n, data_root, m, prompt or None, robustness=robustness, peer=peer, max_folds=max_folds,
-                seed=seed, log=lambda s: console.print(f"  {s}"),
+                seed=seed, log=lambda s: console.print(f"  {s}"), detector_variants=variant_set(variants),
+                baselines=baselines, control=control,
             )
         )  # fmt: skip
     total = time.perf_counter() - t0

@@ -41,6 +41,28 @@ DETECTOR_VARIANTS: list[tuple[str, DetectorConfig, str]] = [
     ("skelprompt default, paper product", DetectorConfig(combine="paper"), "protocol"),
 ]  # fmt: skip
 
+# The variants a seed study needs (they share one fit per fold: only score-time options differ);
+# `skelprompt benchmark --variants core` runs these instead of all of DETECTOR_VARIANTS.
+CORE_VARIANT_NAMES = (
+    "skelprompt default",
+    "skelprompt default, wrong prompt",
+    "skelprompt default, cosine evidence (paper)",
+    "skelprompt default, cosine evidence, wrong prompt",
+    "skelprompt default + normal prompts",
+    "skelprompt default, OoD only",
+)
+VARIANT_SETS = ("all", "core")
+
+
+def variant_set(name: str) -> list[tuple[str, DetectorConfig, str]]:
+    """The Detector variants of a named set (:data:`VARIANT_SETS`)."""
+    if name == "all":
+        return list(DETECTOR_VARIANTS)
+    if name == "core":
+        return [v for v in DETECTOR_VARIANTS if v[0] in CORE_VARIANT_NAMES]
+    raise ValueError(f"unknown variant set {name!r}; choose from {VARIANT_SETS}")
+
+
 MODEL_FEATURE_OODS = ("knn", "mahalanobis")
 MODEL_FEATURE_COMBINES = ("ood", "sum", "paper")
 
