@@ -33,6 +33,8 @@ DETECTOR_VARIANTS: list[tuple[str, DetectorConfig, str]] = [
      prompt_ensemble=False, prompt_guard="none"), "protocol"),
     ("skelprompt default, cosine evidence, wrong prompt", DetectorConfig(prompt_evidence="cosine",
      prompt_ensemble=False, prompt_guard="none"), "wrong"),
+    ("skelprompt default, percentile guard", DetectorConfig(prompt_guard="percentile"), "protocol"),
+    ("skelprompt default, percentile guard, wrong prompt", DetectorConfig(prompt_guard="percentile"), "wrong"),
     ("skelprompt default + normal prompts", DetectorConfig(), "study"),
     ("skelprompt default, OoD only", DetectorConfig(combine="ood"), "protocol"),
     ("skelprompt pose+random + normal prompts", DetectorConfig(ood_features="pose+random"), "study"),
@@ -48,6 +50,8 @@ CORE_VARIANT_NAMES = (
     "skelprompt default, wrong prompt",
     "skelprompt default, cosine evidence (paper)",
     "skelprompt default, cosine evidence, wrong prompt",
+    "skelprompt default, percentile guard",
+    "skelprompt default, percentile guard, wrong prompt",
     "skelprompt default + normal prompts",
     "skelprompt default, OoD only",
 )
