@@ -66,20 +66,26 @@ def run_local(job: ScoreJob, videos: list[str], workers: int, retries: int, on_d
             for w in pool:
                 if w.video is None and pending:
                     w.video = pending.popleft()
-                    w.conn.send(w.video)
+                    try:
+                        w.conn.send(w.video)
+                    except OSError:  # it died already: seen below as a death while on this video
+                        pass
             busy = [w for w in pool if w.video]
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
-            for i, w in enumerate(pool):
-                if w.video is None or (w.conn not in ready and w.process.sentinel not in ready):
+            for w in busy:
+                video = w.video
+                if video is None or (w.conn not in ready and w.process.sentinel not in ready):
                     continue
                 entry = _receive(w)
                 if entry is not None:
-                    on_done(w.video, entry)
+                    on_done(video, entry)
                     w.video = None
                     continue
-                _retry_or_fail(w.video, deaths, retries, pending, on_done)
+                _retry_or_fail(video, deaths, retries, pending, on_done)
                 w.process.join()
-                pool[i] = _start(job)
+                pool.remove(w)
+                if pending and len(pool) < workers:  # a fresh worker in place of the dead one
+                    pool.append(_start(job))
     finally:
         _stop(pool)
 

@@ -89,21 +89,20 @@ def _run(
     # workers get absolute paths (a Ray worker runs in another folder); entries keep the path as given
     given = {str(Path(v).absolute()): v for v in todo}
     todo = list(given)
-    report = on_done
 
-    def on_done(video: str, entry: Entry) -> None:
-        report(given[video], {**entry, "source": given[video]})
+    def as_given(video: str, entry: Entry) -> None:
+        on_done(given[video], {**entry, "source": given[video]})
 
     if ray_address is None:
         job = replace(job, threads=job.threads or threads_per_worker(workers))
-        run_local(job, todo, workers, retries, on_done)
+        run_local(job, todo, workers, retries, as_given)
         return
     from skelprompt.archive import cluster
 
     started = cluster.connect(ray_address, workers)
     try:
         # a Ray task holds one CPU: one thread each, as Ray sets for its workers
-        cluster.run_ray(replace(job, threads=1), todo, retries, on_done)
+        cluster.run_ray(replace(job, threads=1), todo, retries, as_given)
     finally:
         if started:
             cluster.disconnect()
