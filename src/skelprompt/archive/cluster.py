@@ -38,9 +38,8 @@ def connect(address: str, workers: int | None) -> bool:
     if address == LOCAL:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     else:
-        # Ray >= 2.60 runs local clusters with token auth; an explicit address does not
-        # load the token unless asked to
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        if address != "auto":  # Ray >= 2.60 runs local clusters with token auth, and an
+            os.environ.setdefault("RAY_AUTH_MODE", "token")  # explicit address skips the token
         try:
             ray.init(address=address, log_to_driver=False)
         except ConnectionError as e:
