@@ -202,3 +202,20 @@ def test_base_install_does_not_import_ray() -> None:
     code = "import sys, skelprompt.cli, skelprompt.archive, skelprompt.commands.score; print('ray' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_a_partial_last_jsonl_line_is_dropped_and_that_video_redone(tmp_path) -> None:
+    """A run killed while writing a line leaves half of it: the next run drops it (that video
+    is scored again) and appends after the last whole line."""
+    from skelprompt.archive.output import JsonlLog, video_key
+
+    head = {"schema_version": 1, "detector": {"path": "d", "checksum": "c", "normal_clips": 3}}
+    done = {"source": str(tmp_path / "a.mp4"), "windows": []}
+    path = tmp_path / "run.jsonl"
+    whole = json.dumps(head) + "\n" + json.dumps(done) + "\n"
+    path.write_text(whole + '{"source": "b.mp4", "wind')
+    log = JsonlLog(path, {**head, "detector": {**head["detector"], "path": "elsewhere/d"}})
+    assert list(log.done) == [video_key(done["source"])] and path.read_text() == whole
+    log.append({"source": "b.mp4", "error": "x", "attempts": 1})
+    log.close()
+    assert path.read_text().splitlines()[2] == '{"source": "b.mp4", "error": "x", "attempts": 1}'
