@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -209,8 +210,11 @@ def test_a_partial_last_jsonl_line_is_dropped_and_that_video_redone(tmp_path) ->
     is scored again) and appends after the last whole line."""
     from skelprompt.archive.output import JsonlLog, video_key
 
-    head = {"schema_version": 1, "detector": {"path": "d", "checksum": "c", "normal_clips": 3}}
-    done = {"source": str(tmp_path / "a.mp4"), "windows": []}
+    head: dict[str, Any] = {
+        "schema_version": 1,
+        "detector": {"path": "d", "checksum": "c", "normal_clips": 3},
+    }
+    done: dict[str, Any] = {"source": str(tmp_path / "a.mp4"), "windows": []}
     path = tmp_path / "run.jsonl"
     whole = json.dumps(head) + "\n" + json.dumps(done) + "\n"
     path.write_text(whole + '{"source": "b.mp4", "wind')
