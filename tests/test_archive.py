@@ -184,8 +184,12 @@ def test_bad_archive_inputs_are_one_clear_line(archive, capsys, tmp_path) -> Non
     assert_one_clear_line(run_main(capsys, "score", str(empty), *det), "no video files", [])
     r = run_main(capsys, "score", archive.videos[0], *det, "--render", str(tmp_path / "r.mp4"))
     assert_one_clear_line(r, "--render", [])
-    r = run_main(capsys, "score", archive.videos[0], *det, "--jsonl", archive.videos[1])
+    r = run_main(capsys, "score", archive.videos[0], *det, "--jsonl", archive.videos[0])
     assert_one_clear_line(r, "would overwrite an input", [])
+    size = Path(archive.videos[1]).stat().st_size
+    r = run_main(capsys, "score", archive.videos[0], *det, "--jsonl", archive.videos[1])  # not a JSONL
+    assert_one_clear_line(r, "cannot read it as a JSONL", [])
+    assert Path(archive.videos[1]).stat().st_size == size
 
 
 def test_a_jsonl_from_another_detector_is_refused(archive, capsys, tmp_path) -> None:

@@ -42,7 +42,12 @@ class JsonlLog:
             self._read_earlier()
 
     def _read_earlier(self) -> None:
-        lines = self.path.read_text(encoding="utf-8").split("\n")
+        try:
+            lines = self.path.read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError) as e:
+            raise SkelpromptError(
+                f"{self.path}: cannot read it as a JSONL of `skelprompt score` ({e})"
+            ) from None
         # a run killed while writing leaves a partial last line: dropped, that video is redone
         complete = lines[:-1]
         if lines[-1]:
@@ -67,6 +72,8 @@ class JsonlLog:
         return entry
 
     def _check_head(self, earlier: Entry) -> None:
+        if "schema_version" not in earlier or "detector" not in earlier:
+            raise SkelpromptError(f"{self.path}:1: not the head line of a `skelprompt score --workers` JSONL")
         for key in sorted(set(earlier) | set(self.head)):
             a, b = _comparable(key, earlier.get(key)), _comparable(key, self.head.get(key))
             if a != b:
