@@ -1,6 +1,6 @@
 """Write constraints.txt: the exact versions, in this environment, of everything skelprompt needs.
 
-python scripts/freeze_constraints.py [--extras video,dev] [--out constraints.txt]   (from the repository root)
+python scripts/freeze_constraints.py [--extras video,dev,service,cluster] [--out constraints.txt]   (from the repository root)
 
 Starts from the requirements in pyproject.toml (``dependencies`` and the chosen extras), walks
 the requirements of each installed dependency in turn (environment markers evaluated here)
@@ -45,7 +45,7 @@ def closure(roots: list[Requirement]) -> dict[str, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--extras", default="video,dev")
+    ap.add_argument("--extras", default="video,dev,service,cluster")
     ap.add_argument("--out", type=Path, default=Path("constraints.txt"))
     args = ap.parse_args()
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]

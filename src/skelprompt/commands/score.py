@@ -17,6 +17,15 @@ from skelprompt.commands.options import (
     pose_input_size,
     positive_seconds,
 )
+from skelprompt.commands.score_archive import (
+    RETRIES,
+    JsonlOut,
+    RayAddress,
+    Retries,
+    Workers,
+    is_archive_run,
+    score_archive_command,
+)
 from skelprompt.errors import SkelpromptError
 from skelprompt.footage.sources import VIDEO_SUFFIXES
 from skelprompt.io import CLIP_SUFFIXES
@@ -27,15 +36,14 @@ if TYPE_CHECKING:
 
 console = Console()
 _READ_SUFFIXES = CLIP_SUFFIXES + VIDEO_SUFFIXES  # what score reads from a folder
+INPUTS_HELP = (
+    "Clip files (or folders of them), video files, or a live source: webcam index or URL. "
+    "With --workers or --ray: video files, folders of videos, @LIST (a file, one path a line)."
+)
 
 
 def score(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            help="Clip files (or folders of them), video files, or a live source: webcam index or URL."
-        ),
-    ],
+    inputs: Annotated[list[str], typer.Argument(help=INPUTS_HELP)],
     detector: Annotated[Path, typer.Option("--detector", "-d", help="A detector from `skelprompt fit`.")],
     prompt: Annotated[
         list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
@@ -82,25 +90,33 @@ def score(
             help="Score a file as if it were a camera (paced to its frame rate); webcams and URLs are always live."
         ),
     ] = False,
-    jsonl: Annotated[
-        Path | None, typer.Option(help="Live input: append one JSON line per window here.")
-    ] = None,
+    jsonl: JsonlOut = None,
     max_frames: Annotated[
         int | None, typer.Option(help="Live input: stop after this many frames.", min=1)
     ] = None,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
+    workers: Workers = None,
+    ray: RayAddress = None,
+    retries: Retries = RETRIES,
 ) -> None:
     """Score clips, videos or a live stream: OoD, prompt and anomaly scores with the threshold.
 
     Clip files give one ranked row per clip. A video gives windows (when) and tracked
     persons (who); a webcam index, URL or --live file is scored as it plays, alerts printed.
+    --workers N or --ray score many videos at once (exit code 1 when one could not be scored).
     """
     from skelprompt.commands.tables import clip_table
     from skelprompt.detector import Detector
     from skelprompt.footage import FootageSettings, score_clips, to_json
     from skelprompt.model import load_model
 
+    if is_archive_run(inputs, workers, ray):
+        raise typer.Exit(score_archive_command(
+            inputs, detector, prompt, normal_prompt, (json_out, jsonl), model, false_alarm_rate,
+            (window_length, window_stride, input_size, pose_backend), (workers, ray, retries),
+            {"--render": render, "--plot": plot, "--live": live, "--max-frames": max_frames},
+        ))  # fmt: skip
     kind = _input_kind(inputs, live)
     _check_before_work(kind, inputs, [detector, model], json_out, render, plot, jsonl, max_frames)
     det = Detector.load(detector, expect_model=load_model(model) if model else None)

@@ -140,11 +140,10 @@ def finite_json(obj: Any) -> Any:
     return obj
 
 
-def to_json(result: Result, detector: object, detector_path: str | Path) -> dict[str, Any]:
-    """The JSON-able form of ``result`` with what produced it: schema and skelprompt versions,
-    the detector (path, checksum, how many normal clips set its threshold) and the prompts
-    used. Several videos go under ``videos``. Scores that are not finite become None."""
-    head: dict[str, Any] = {
+def result_head(detector: object, detector_path: str | Path) -> dict[str, Any]:
+    """What every result JSON starts with: schema and skelprompt versions and the detector
+    (path, checksum, how many normal clips set its threshold)."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "skelprompt_version": __version__,
         "detector": {
@@ -153,6 +152,13 @@ def to_json(result: Result, detector: object, detector_path: str | Path) -> dict
             "normal_clips": normal_clip_count(detector),
         },
     }
+
+
+def to_json(result: Result, detector: object, detector_path: str | Path) -> dict[str, Any]:
+    """The JSON-able form of ``result`` with what produced it: schema and skelprompt versions,
+    the detector (path, checksum, how many normal clips set its threshold) and the prompts
+    used. Several videos go under ``videos``. Scores that are not finite become None."""
+    head = result_head(detector, detector_path)
     if isinstance(result, list):
         first = result[0] if result else None
         return finite_json(
