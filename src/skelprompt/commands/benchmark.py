@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from skelprompt.commands.options import detector_option
+
 ENV_CACHE = "SKELPROMPT_CACHE"
 
 
@@ -45,6 +47,15 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
     return load_model(path)
 
 
+def with_bank_size(bank_size: int) -> list:
+    """The detector variants of a benchmark run, each with this memory bank size."""
+    from dataclasses import replace
+
+    from skelprompt.evaluation.variants import DETECTOR_VARIANTS
+
+    return [(name, replace(cfg, bank_size=bank_size), normal) for name, cfg, normal in DETECTOR_VARIANTS]
+
+
 def benchmark_threads() -> int:
     """Torch threads for a benchmark run: at most 2, as the recorded results were made (the
     thread count can change float rounding); the JSON's environment reports it."""
@@ -70,6 +81,13 @@ def benchmark(
     ] = None,
     max_folds: Annotated[int | None, typer.Option(help="Only the first N folds (quick checks).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the peer and the error injectors.")] = 0,
+    bank_size: Annotated[
+        int | None,
+        typer.Option(
+            help="k-NN memory bank size of the skelprompt detector rows (0: exact); default: the detector's.",
+            callback=detector_option("bank_size"),
+        ),
+    ] = None,
 ) -> None:
     """Run zero-shot anomaly benchmarks: method variants, untrained control, baselines, peer."""
     import torch
@@ -88,6 +106,7 @@ def benchmark(
     if model and untrained:
         raise SkelpromptError("give either --model or --untrained, not both")
     names = list(BENCHMARKS) if name == "all" else [get_benchmark(name).name]
+    variants = None if bank_size is None else with_bank_size(bank_size)
     t0 = time.perf_counter()
     results = []
     for n in names:
@@ -103,7 +122,7 @@ def benchmark(
         results.append(
             run_benchmark(
                 n, data_root, m, prompt or None, robustness=robustness, peer=peer, max_folds=max_folds,
-                seed=seed, log=lambda s: console.print(f"  {s}"),
+                seed=seed, log=lambda s: console.print(f"  {s}"), detector_variants=variants,
             )
         )  # fmt: skip
     total = time.perf_counter() - t0
