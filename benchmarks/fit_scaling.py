@@ -70,7 +70,10 @@ def main() -> None:
             score = [*CLI, "score", str(to_score), "--trust-pickle", "--detector", str(det), "--top", "1"]
             score_s, score_mib = run_measured(score, env)
             label = f"{default} (default)" if bank == "default" else ("all (exact)" if bank == "0" else bank)
-            print(f"| {n:,} | {label} | {fit_s:.0f} | {fit_mib:.0f} | {score_s:.0f} | {score_mib:.0f} |", flush=True)
+            print(
+                f"| {n:,} | {label} | {fit_s:.0f} | {fit_mib:.0f} | {score_s:.0f} | {score_mib:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
