@@ -23,19 +23,45 @@ def mahalanobis(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.nd
     return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", diff, precision, diff), 0.0))
 
 
-def knn_distance(x: np.ndarray, reference: np.ndarray, k: int, exclude_self: bool = False) -> np.ndarray:
+# distance entries computed at once by knn_distance (float64: 32 MiB): memory grows with the
+# block times the reference rows, never with the square of the normal set
+KNN_BLOCK_ENTRIES = 1 << 22
+
+
+def knn_distance(
+    x: np.ndarray,
+    reference: np.ndarray,
+    k: int,
+    exclude_self: bool = False,
+    x_groups: np.ndarray | None = None,
+    reference_groups: np.ndarray | None = None,
+    block_entries: int = KNN_BLOCK_ENTRIES,
+) -> np.ndarray:
     """Mean Euclidean distance from each row of ``x`` to its ``k`` nearest rows of ``reference``.
 
     With ``exclude_self`` (x is reference), each row's zero distance to itself is skipped
-    (leave-one-out), so the normal clips' own distances are honest.
+    (leave-one-out), so the normal clips' own distances are honest. With groups, a row of
+    ``x`` skips the reference rows of its own group (a clip and its mirrored copies);
+    ``exclude_self`` is the case of one group per row. Rows of ``x`` go in blocks of about
+    ``block_entries`` distances, so no ``len(x) x len(reference)`` matrix is ever held.
     """
-    d2 = (x * x).sum(1)[:, None] + (reference * reference).sum(1)[None, :] - 2.0 * x @ reference.T
-    d = np.sqrt(np.maximum(d2, 0.0))
     if exclude_self:
-        np.fill_diagonal(d, np.inf)
-    kk = max(1, min(k, d.shape[1] - (1 if exclude_self else 0)))
-    part = np.partition(d, kk - 1, axis=1)[:, :kk]
-    return part.mean(1)
+        x_groups = reference_groups = np.arange(len(reference))
+    groups = None if x_groups is None or reference_groups is None else (x_groups, reference_groups)
+    m = len(reference)
+    own = int(np.unique(groups[1], return_counts=True)[1].max()) if groups is not None and m else 0
+    kk = max(1, min(k, m - own))
+    ref_sq = (reference * reference).sum(1)
+    step = max(1, block_entries // max(m, 1))
+    out = np.empty(len(x))
+    for lo in range(0, len(x), step):
+        xb = x[lo : lo + step]
+        d = (xb * xb).sum(1)[:, None] + ref_sq[None, :] - 2.0 * xb @ reference.T
+        np.sqrt(np.maximum(d, 0.0, out=d), out=d)
+        if groups is not None:
+            d[groups[1][None, :] == groups[0][lo : lo + step, None]] = np.inf
+        out[lo : lo + step] = np.partition(d, kk - 1, axis=1)[:, :kk].mean(1)
+    return out
 
 
 def prompt_similarity(embeddings: np.ndarray, prompts: np.ndarray) -> np.ndarray:

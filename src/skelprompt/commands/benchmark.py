@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from skelprompt.commands.options import detector_option
+
 ENV_CACHE = "SKELPROMPT_CACHE"
 
 
@@ -45,6 +47,13 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
     return load_model(path)
 
 
+def with_bank_size(variants: list, bank_size: int) -> list:
+    """The detector variants of a benchmark run, each with this memory bank size."""
+    from dataclasses import replace
+
+    return [(name, replace(cfg, bank_size=bank_size), normal) for name, cfg, normal in variants]
+
+
 def benchmark_threads() -> int:
     """Torch threads for a benchmark run: at most 2, as the recorded results were made (the
     thread count can change float rounding); the JSON's environment reports it."""
@@ -76,6 +85,13 @@ def benchmark(
     ] = "all",
     baselines: Annotated[bool, typer.Option(help="Score the raw-pose and speed baselines.")] = True,
     control: Annotated[bool, typer.Option(help="Also score the untrained-encoder control.")] = True,
+    bank_size: Annotated[
+        int | None,
+        typer.Option(
+            help="k-NN memory bank size of the skelprompt detector rows (0: exact); default: the detector's.",
+            callback=detector_option("bank_size"),
+        ),
+    ] = None,
 ) -> None:
     """Run zero-shot anomaly benchmarks: method variants, untrained control, baselines, peer."""
     import torch
@@ -97,6 +113,9 @@ def benchmark(
     if variants not in VARIANT_SETS:
         raise SkelpromptError(f"--variants {variants!r}: choose from {', '.join(VARIANT_SETS)}")
     names = list(BENCHMARKS) if name == "all" else [get_benchmark(name).name]
+    detector_variants = variant_set(variants)
+    if bank_size is not None:
+        detector_variants = with_bank_size(detector_variants, bank_size)
     t0 = time.perf_counter()
     results = []
     for n in names:
@@ -112,7 +131,7 @@ def benchmark(
         results.append(
             run_benchmark(
                 n, data_root, m, prompt or None, robustness=robustness, peer=peer, max_folds=max_folds,
-                seed=seed, log=lambda s: console.print(f"  {s}"), detector_variants=variant_set(variants),
+                seed=seed, log=lambda s: console.print(f"  {s}"), detector_variants=detector_variants,
                 baselines=baselines, control=control,
             )
         )  # fmt: skip

@@ -57,6 +57,14 @@ def fit(
         bool,
         typer.Option(help="Add mirrored (and person-swapped) copies of the normal clips to the normal set."),
     ] = _DEFAULTS.symmetric,
+    bank_size: Annotated[
+        int,
+        typer.Option(
+            help="Most normal rows kept in the k-NN memory bank per OoD source (a clip and its mirrored "
+            "copies are rows); more are reduced to a k-center coreset. 0: keep all (exact).",
+            callback=detector_option("bank_size"),
+        ),
+    ] = _DEFAULTS.bank_size,
     prompt_weight: Annotated[
         float,
         typer.Option(
@@ -135,7 +143,7 @@ def fit(
         false_alarm_rate = footage.false_alarm_rate
     try:  # each option was checked alone when parsed; this checks them together
         cfg = DetectorConfig(
-            ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, combine=combine,
+            ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, bank_size=bank_size, combine=combine,
             prompt_weight=prompt_weight, normal_weight=normal_weight, false_alarm_rate=false_alarm_rate,
             prompt_evidence=prompt_evidence, prompt_guard=prompt_guard,
         )  # fmt: skip

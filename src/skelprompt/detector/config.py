@@ -16,6 +16,7 @@ OOD_SOURCES = ("model", "random", "pose")
 # "cosine": max cosine to the anomaly prompts minus the normal prompts' (the paper's Eq. 4);
 # "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
 PROMPT_EVIDENCES = ("cosine", "softmax")
+MIN_BANK_SIZE = 16  # a smaller coreset leaves too few neighbours once a clip's own rows are skipped
 # options that only change how fitted statistics are turned into scores
 SCORE_TIME_FIELDS = (
     "combine",
@@ -43,6 +44,11 @@ class DetectorConfig:
     # every normal clip to the normal set: normal footage can show any actor on either side
     symmetric: bool = True
     normalize_features: bool = True  # L2-normalise encoder features before distances
+    # most rows kept in the k-NN memory bank per OoD source (every variant of a clip is a
+    # row); a larger normal set is reduced to a greedy k-center coreset of this size, as
+    # PatchCore does. 0 keeps every row (exact). The default keeps small sets exact and holds
+    # memory and time within the README's measured figures for long footage.
+    bank_size: int = 20_000
     combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
     prompt_evidence: str = "softmax"  # PROMPT_EVIDENCES; measured best (README, prompt evidence)
     prompt_ensemble: bool = True  # embed each prompt as the mean of its templated phrasings
@@ -75,6 +81,10 @@ class DetectorConfig:
             raise ValueError(f"unknown prompt guard {self.prompt_guard!r}; choose from {PROMPT_GUARDS}")
         if self.k < 1 or self.pose_persons < 1:
             raise ValueError(f"k and pose_persons must be at least 1, got {self.k} and {self.pose_persons}")
+        if self.bank_size != 0 and self.bank_size < MIN_BANK_SIZE:
+            raise ValueError(
+                f"bank_size must be 0 (keep every normal row) or at least {MIN_BANK_SIZE}, got {self.bank_size}"
+            )
         if not 0.0 <= self.calibration_percentile <= 100.0:
             raise ValueError(f"calibration_percentile must be in [0, 100], got {self.calibration_percentile}")
         if not 0.0 <= self.false_alarm_rate < 1.0:

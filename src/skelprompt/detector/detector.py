@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from skelprompt.clip import Clip
-from skelprompt.detector import persistence, sources
+from skelprompt.detector import bank, persistence, sources
 from skelprompt.detector.config import DetectorConfig, Scores
 from skelprompt.detector.scorers import OoDScorer
 from skelprompt.errors import ClipError, ModelError
@@ -110,14 +110,15 @@ class Detector:
         """Fit from precomputed features (``Detector.features(clips, for_fit=True)``)."""
         extra = extra or {}
         self.normal_embeddings = np.asarray(embs, np.float64)
-        self.scorers, self.normal_dists = {}, {}
+        self.scorers, self.normal_dists, banks = {}, {}, {}
         for src, x in sources.source_arrays(self.config, feats, extra).items():
-            variants = sources.variants(self.config, src, x, extra)
-            groups = np.tile(np.arange(len(x)), len(variants))
-            scorer = self.config.new_scorer().fit(variants.reshape(-1, variants.shape[-1]), groups)
-            self.scorers[src] = scorer
+            scorer = self.config.new_scorer()
+            rows, groups, total = bank.normal_bank(self.config, src, x, extra, scorer.reduces_bank)
+            self.scorers[src] = scorer.fit(rows, groups)
             self.normal_dists[src] = scorer.cross_fitted(x)
+            banks[src] = {"rows": len(rows), "of": total}
         self.normal_ood = self._combine_sources(self.normal_dists)
+        self.info["memory_bank"] = banks  # rows kept per source, of the normal set's rows
         return self
 
     def _combine_sources(self, dists: dict[str, np.ndarray]) -> np.ndarray:

@@ -53,7 +53,10 @@ def fitted_arrays(det: Detector) -> dict[str, np.ndarray]:
 def checksum(det: Detector) -> str:
     """SHA-256 of the config, the encoders' weights and the fitted statistics."""
     fitted = fitted_arrays(det)
-    h = hashlib.sha256(json.dumps(asdict(det.config), sort_keys=True).encode())
+    # bank_size is left out: the bank it chose is hashed below, and files written before the
+    # option existed keep their checksums
+    config = {k: v for k, v in asdict(det.config).items() if k != "bank_size"}
+    h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for enc in (det.model, det.random_encoder):
         h.update(model_checksum(enc).encode() if enc is not None else b"-")
     for name, arr in sorted(fitted.items()):
@@ -242,9 +245,10 @@ def _statistics(
         own = {k[len(prefix) :]: get(k) for k in tensors if k.startswith(prefix)}
         dists[src], normal = get(prefix + NORMAL_DIST), own.pop("normal", np.zeros((0, 0)))
         d = sources.feature_dim(dcfg, mcfg, src)
-        if normal.ndim != 2 or normal.shape[1] != d or len(normal) % n or not len(normal):
+        # any number of rows: every variant of every clip, or a coreset of them (bank_size)
+        if normal.ndim != 2 or normal.shape[1] != d or not len(normal):
             raise ModelError(
-                f"{path}: tensor '{prefix}normal' has shape {tuple(normal.shape)}, expected (a multiple of {n}, {d})"
+                f"{path}: tensor '{prefix}normal' has shape {tuple(normal.shape)}, expected (rows, {d})"
             )
         if dists[src].shape != (n,):
             raise ModelError(
@@ -255,6 +259,8 @@ def _statistics(
             scorers[src] = SCORERS[dcfg.ood].from_tensors({"normal": normal, **own}, dcfg.scorer_params())
         except ModelError as e:
             raise ModelError(f"{path}: statistics of OoD source {src!r}: {e}") from None
+        if scorers[src].groups.max() >= n:
+            raise ModelError(f"{path}: tensor '{prefix}groups' names clips beyond the {n} normal clips")
     return emb, ood, scorers, dists
 
 

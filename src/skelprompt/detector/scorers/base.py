@@ -75,6 +75,9 @@ class OoDScorer(ABC):
     name: ClassVar[str] = ""
     # DetectorConfig fields the detector passes to the constructor as keyword parameters
     config_fields: ClassVar[tuple[str, ...]] = ()
+    # whether a subset of the normal rows (a coreset, ``DetectorConfig.bank_size``) can stand
+    # for the whole set: true for distance-to-neighbours scorers, not for fitted covariances
+    reduces_bank: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.normal = np.zeros((0, 0))

@@ -14,6 +14,7 @@ from skelprompt.scoring import knn_distance
 @register_scorer("knn")
 class KnnScorer(OoDScorer):
     config_fields = ("k",)
+    reduces_bank = True
 
     def __init__(self, k: int) -> None:
         super().__init__()
@@ -29,14 +30,10 @@ class KnnScorer(OoDScorer):
         return knn_distance(np.asarray(x, np.float64), self.normal, self.k)
 
     def cross_fitted(self, x_original: np.ndarray) -> np.ndarray:
-        """Leave-one-out: each clip's own rows (itself and its variants) are skipped."""
-        x, ref = x_original, self.normal
-        n = len(x)
-        d2 = (x * x).sum(1)[:, None] + (ref * ref).sum(1)[None, :] - 2.0 * x @ ref.T
-        d = np.sqrt(np.maximum(d2, 0.0))
-        d[self.groups[None, :] == np.arange(n)[:, None]] = np.inf
-        kk = max(1, min(self.k, int(np.isfinite(d[0]).sum())))
-        return np.partition(d, kk - 1, axis=1)[:, :kk].mean(1)
+        """Leave-one-out: each clip's own rows (itself and its variants) are skipped; in blocks
+        of clips, so memory stays linear in the normal set."""
+        x = np.asarray(x_original, np.float64)
+        return knn_distance(x, self.normal, self.k, x_groups=np.arange(len(x)), reference_groups=self.groups)
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         # an empty precision: the file layout of version 1 has one for every scorer
