@@ -68,7 +68,9 @@ class PretrainConfig:
     num_threads: int = 0  # torch threads per process (0 = torch default)
     checksum_dir: str = ""  # tests: every rank writes its final weight checksum here
     # The transfer recipe's pieces (defaults = the old recipe)
-    texts: str = "names"  # "names": class-name templates + one GAP sentence | "rich": every mapped description
+    texts: str = (
+        "names"  # "names": class-name templates + one GAP sentence | "rich": every mapped description
+    )
     description_matches: tuple[str, ...] = ("exact", "close")  # pool_mapping.json matches used by "rich"
     contrastive: str = "mask"  # "mask": same-class pairs left out | "multi": soft multi-positive targets
     split: str = "clip"  # "clip": stratified by clip | "recording": no recording on both sides

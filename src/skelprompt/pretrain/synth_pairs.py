@@ -125,12 +125,20 @@ def normal_pair(kind: str, a: Clip, b: Clip, rng: np.random.Generator, frames: i
         xb, sb = _fit(xb, sb, frames)
         if kind == "talking to each other":
             d = rng.uniform(1.0, 1.6)
-            persons = [(place(xa, 0.0, (-d / 2, SCENE_DEPTH)), sa), (place(xb, np.pi, (d / 2, SCENE_DEPTH)), sb)]
+            persons = [
+                (place(xa, 0.0, (-d / 2, SCENE_DEPTH)), sa),
+                (place(xb, np.pi, (d / 2, SCENE_DEPTH)), sb),
+            ]
         else:
             d = rng.uniform(0.6, 1.0)
             face = -np.pi / 2
-            persons = [(place(xa, face, (-d / 2, SCENE_DEPTH)), sa), (place(xb, face, (d / 2, SCENE_DEPTH)), sb)]
-    return _scene(persons, rng.uniform(-np.pi / 3, np.pi / 3), a.fps, kind, {"mapping_key": kind, "kind": kind})
+            persons = [
+                (place(xa, face, (-d / 2, SCENE_DEPTH)), sa),
+                (place(xb, face, (d / 2, SCENE_DEPTH)), sb),
+            ]
+    return _scene(
+        persons, rng.uniform(-np.pi / 3, np.pi / 3), a.fps, kind, {"mapping_key": kind, "kind": kind}
+    )
 
 
 def synthesize(clips: list[Clip], names: list[str], count: int, normal_fraction: float,

@@ -65,7 +65,9 @@ def mapped_descriptions(data_root: Path, keys_by_class: dict[str, set[str]],
     a class has no exact one). Missing files give no descriptions."""
     folder = Path(data_root) / DESCRIPTIONS_FOLDER
     try:
-        mapping = {k.lower(): v for k, v in json.loads((folder / "pool_mapping.json").read_text("utf-8")).items()}
+        mapping = {
+            k.lower(): v for k, v in json.loads((folder / "pool_mapping.json").read_text("utf-8")).items()
+        }
         rows: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         with open(folder / "descriptions.jsonl", encoding="utf-8") as fh:
             for line in fh:
@@ -81,7 +83,11 @@ def mapped_descriptions(data_root: Path, keys_by_class: dict[str, set[str]],
             chosen = [e for e in entries if e["match"] == level and level in matches]
             if chosen:
                 break
-        texts = [_format(r, name) for e in chosen for r in rows.get((e["source"], e["dataset"], int(e["class_id"])), [])]
+        texts = [
+            _format(r, name)
+            for e in chosen
+            for r in rows.get((e["source"], e["dataset"], int(e["class_id"])), [])
+        ]
         out[name] = list(dict.fromkeys(texts))
     return out
 
@@ -127,7 +133,9 @@ class RichTextBank:
         self.descriptions = [[t for t in descriptions.get(n, []) if len(owner[t]) == 1] for n in class_names]
         self.single = [[t.format(name=n) for t in SINGLE_TEMPLATES] for n in class_names]
         self.pair = [[t.format(name=n) for t in PAIR_TEMPLATES] for n in class_names]
-        self.texts = list(dict.fromkeys(t for g in (self.single, self.pair, self.descriptions) for ts in g for t in ts))
+        self.texts = list(
+            dict.fromkeys(t for g in (self.single, self.pair, self.descriptions) for ts in g for t in ts)
+        )
         pos = {t: i for i, t in enumerate(self.texts)}
         self._single = [np.array([pos[t] for t in ts]) for ts in self.single]
         self._pair = [np.array([pos[t] for t in ts]) for ts in self.pair]
@@ -152,7 +160,11 @@ class RichTextBank:
         rows = []
         for lab, m in zip(labels, persons, strict=True):
             d = self._desc[lab]
-            opts = d if len(d) and rng.random() < self.description_p else (self._pair if m >= 2 else self._single)[lab]
+            opts = (
+                d
+                if len(d) and rng.random() < self.description_p
+                else (self._pair if m >= 2 else self._single)[lab]
+            )
             rows.append(opts[int(rng.integers(len(opts)))])
         return np.array(rows, dtype=np.int64)
 
@@ -160,7 +172,9 @@ class RichTextBank:
         return self.embeddings[self.sample_rows(labels, persons, rng)]
 
 
-def build_rich_bank(pool, encoder, data_root: Path, matches: Sequence[str], description_p: float) -> RichTextBank:
+def build_rich_bank(
+    pool, encoder, data_root: Path, matches: Sequence[str], description_p: float
+) -> RichTextBank:
     """The rich text bank of a :class:`~skelprompt.pretrain.data.Pool`."""
     keys: dict[str, set[str]] = {n: set() for n in pool.class_names}
     for clip, lab, ds in zip(pool.clips, pool.labels, pool.datasets, strict=True):
@@ -169,3 +183,14 @@ def build_rich_bank(pool, encoder, data_root: Path, matches: Sequence[str], desc
     own = own_descriptions()
     merged = {n: list(dict.fromkeys([*own.get(n, []), *desc.get(n, [])])) for n in pool.class_names}
     return RichTextBank(pool.class_names, encoder, merged, description_p)
+
+
+def make_text_bank(cfg, pool, encoder, data_root):
+    """The text targets ``cfg.texts`` asks for: ``"names"`` (the old bank) or ``"rich"``."""
+    from skelprompt.datasets.registry import default_data_root
+    from skelprompt.pretrain.data import TextBank, class_descriptions
+
+    if cfg.texts == "names":
+        return TextBank(pool.class_names, encoder, class_descriptions(data_root), cfg.description_p)
+    root = Path(data_root) if data_root is not None else default_data_root()
+    return build_rich_bank(pool, encoder, root, cfg.description_matches, cfg.description_p)
