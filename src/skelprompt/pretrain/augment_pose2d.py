@@ -89,7 +89,10 @@ class LimbJitter:
         """Median limb length [M, V] of every joint (the median limb for non-canonical joints)."""
         lay = get_layout(clip.layout)
         c = clip.to_canonical()
-        kp = np.where(c.keypoint_score[..., None] > 0, c.keypoint, np.nan)
+        frames = np.unique(
+            np.linspace(0, c.num_frames - 1, min(c.num_frames, 12)).astype(int)
+        )  # enough for a median
+        kp = np.where(c.keypoint_score[:, frames, :, None] > 0, c.keypoint[:, frames], np.nan)
         parent = np.array([p if p >= 0 else 0 for p in _LIMB_PARENT])
         ends = kp[:, :, parent]
         ends[:, :, 0] = (kp[:, :, 1] + kp[:, :, 2]) / 2

@@ -104,7 +104,7 @@ def epoch_order(n: int, epoch: int, cfg: PretrainConfig, info: ddp.DistInfo) -> 
 
 @torch.no_grad()
 def evaluate(
-    model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBank, device: str
+    model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBank | RichTextBank, device: str
 ) -> dict[str, float]:
     """Held-out top-1 (classifier) and text-retrieval accuracy (nearest class-name embedding)."""
     if len(idx) == 0:
