@@ -40,6 +40,9 @@ def pretrain(
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Clips per step and process.")] = None,
     frames: Annotated[int | None, typer.Option(help="Frames per clip fed to the encoder.")] = None,
+    max_clips_per_dataset: Annotated[
+        int | None, typer.Option(help="Use at most this many clips of each data set (0 = all).")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -79,7 +82,8 @@ def pretrain(
     if exclude:
         d["exclude"] = sorted({*d.get("exclude", []), *(n.lower() for n in exclude)})
     for k, v in {"epochs": epochs, "stage1_epochs": stage1_epochs, "preset": preset, "seed": seed, "lr": lr,
-                 "batch_size": batch_size, "frames": frames, "num_threads": threads, "amp": amp}.items():  # fmt: skip
+                 "batch_size": batch_size, "frames": frames, "num_threads": threads, "amp": amp,
+                 "max_clips_per_dataset": max_clips_per_dataset}.items():  # fmt: skip
         if v is not None:
             d[k] = v
     cfg = PretrainConfig.from_dict(d)

@@ -234,10 +234,13 @@ class PersonShift:
 
 
 def build_augment(cfg) -> Compose:
-    """The default training pipeline from an :class:`~skelprompt.pretrain.config.AugmentConfig`."""
+    """The training pipeline from an :class:`~skelprompt.pretrain.config.AugmentConfig`."""
+    from skelprompt.pretrain.augment_pose2d import detector_transforms, temporal_transforms
+
     return Compose(
         [
             RandomView(cfg.view_p, cfg.max_yaw, cfg.max_pitch),
+            *temporal_transforms(cfg),
             RandomTemporalCrop(cfg.crop_min),
             RandomFlip(cfg.flip_p),
             RandomRotate(cfg.rotate_deg),
@@ -245,6 +248,7 @@ def build_augment(cfg) -> Compose:
             RandomShift(cfg.shift),
             PersonShift(cfg.person_shift),
             CoordNoise(cfg.coord_noise),
+            *detector_transforms(cfg),
             RandomJointDrop(cfg.joint_drop_p),
             ConfidenceNoise(cfg.conf_noise),
         ]

@@ -27,6 +27,18 @@ class AugmentConfig:
     conf_noise: float = 0.1
     coord_noise: float = 0.01  # Gaussian joint jitter in torso lengths
     person_shift: float = 0.1  # two-person clips: move one person by this fraction of torso length
+    # 2D pose-estimator domain (OpenPose/AlphaPose/MoveNet look); all 0 = off (the old recipe)
+    speed_conf_p: float = 0.0  # confidence falls with joint speed (blur) and depth behind the body
+    limb_jitter_p: float = 0.0  # jitter of each joint proportional to its limb's length
+    limb_jitter: float = 0.08  # std in limb lengths
+    missing_burst_p: float = 0.0  # a limb (or the whole person) missing for a run of frames
+    swap_p: float = 0.0  # left/right joints swapped for a run of frames (detector confusion)
+    fps_resample_p: float = 0.0  # resample to a frame rate in fps_range
+    fps_range: tuple[float, float] = (5.0, 30.0)
+    short_clip_p: float = 0.0  # keep only short_clip_frames frames
+    short_clip_frames: tuple[int, int] = (8, 32)
+    border_cut_p: float = 0.0  # part of the body outside the image (score 0 beyond a line)
+    extra_person_p: float = 0.0  # a spurious, low-confidence extra person
 
 
 @dataclass
@@ -56,12 +68,24 @@ class PretrainConfig:
     num_threads: int = 0  # torch threads per process (0 = torch default)
     amp: bool = False  # mixed precision: bf16 autocast on CPU, fp16 + GradScaler on CUDA
     checksum_dir: str = ""  # tests: every rank writes its final weight checksum here
+    # The transfer recipe's pieces (defaults = the old recipe)
+    texts: str = (
+        "names"  # "names": class-name templates + one GAP sentence | "rich": every mapped description
+    )
+    description_matches: tuple[str, ...] = ("exact", "close")  # pool_mapping.json matches used by "rich"
+    contrastive: str = "mask"  # "mask": same-class pairs left out | "multi": soft multi-positive targets
+    split: str = "clip"  # "clip": stratified by clip | "recording": no recording on both sides
+    select: str = "last"  # "last" epoch | "best" epoch by validation text retrieval
+    synth_pairs: int = 0  # synthetic two-person clips added to the pool (strikes and normal pairs)
+    synth_normal_fraction: float = 0.5  # share of them that are normal interactions
+    synth_strike_distance: tuple[float, float] = (0.6, 1.0)  # metres between hip centres
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["datasets"] = list(self.datasets)
         d["exclude"] = list(self.exclude)
+        d["description_matches"] = list(self.description_matches)
         return d
 
     @classmethod
@@ -76,9 +100,10 @@ class PretrainConfig:
         bad = sorted(set(aug) - aknown)
         if bad:
             raise SkelpromptError(f"unknown augment option(s): {', '.join(bad)}")
-        if "scale" in aug:
-            aug["scale"] = tuple(aug["scale"])
-        for k in ("datasets", "exclude"):
+        for k in ("scale", "fps_range", "short_clip_frames"):
+            if k in aug:
+                aug[k] = tuple(aug[k])
+        for k in ("datasets", "exclude", "description_matches", "synth_strike_distance"):
             if k in d and d[k] is not None:
                 d[k] = tuple(d[k])
         cfg = cls(**d, augment=AugmentConfig(**aug))
@@ -108,6 +133,16 @@ class PretrainConfig:
             raise SkelpromptError("epochs must be >= 1 and stage1_epochs >= 0")
         if not 0.0 <= self.val_fraction < 1.0:
             raise SkelpromptError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+        for name, value, allowed in (
+            ("texts", self.texts, ("names", "rich")),
+            ("contrastive", self.contrastive, ("mask", "multi")),
+            ("split", self.split, ("clip", "recording")),
+            ("select", self.select, ("last", "best")),
+        ):
+            if value not in allowed:
+                raise SkelpromptError(f"{name} must be {' or '.join(allowed)}, got {value!r}")
+        if self.synth_pairs < 0 or not 0.0 <= self.synth_normal_fraction <= 1.0:
+            raise SkelpromptError("synth_pairs must be >= 0 and synth_normal_fraction in [0, 1]")
         if self.batch_size < 2:
             raise SkelpromptError("batch_size must be at least 2 (the contrastive loss needs pairs)")
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import json
 import math
-import platform
+import random
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,23 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from skelprompt import __version__
 from skelprompt.errors import SkelpromptError
-from skelprompt.model.checkpoint import load_model, model_checksum, save_model
+from skelprompt.model.checkpoint import load_model, model_checksum
 from skelprompt.model.config import PRESETS, ModelConfig
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.points import PointConfig, clips_to_batch
 from skelprompt.pretrain import distributed as ddp
 from skelprompt.pretrain.augment import build_augment
 from skelprompt.pretrain.config import PretrainConfig
-from skelprompt.pretrain.data import Pool, TextBank, build_pool, class_descriptions, stratified_split
+from skelprompt.pretrain.data import Pool, TextBank, build_pool, class_descriptions
 from skelprompt.pretrain.loss import clamp_logit_scale, pretrain_loss
+from skelprompt.pretrain.provenance import pretrain_provenance
 from skelprompt.pretrain.pyskl_source import PysklSpec, PysklStream, mixed_batches, open_stream
+from skelprompt.pretrain.selection import BestEpoch, save_models
+from skelprompt.pretrain.split import split_pool
 from skelprompt.pretrain.state import companion_paths, load_train_state, restart_resume, save_train_state
+from skelprompt.pretrain.synth_pairs import with_synthetic_pairs
+from skelprompt.pretrain.texts import RichTextBank, make_text_bank
 
 # ----------------------------------------------------------------------------- pieces
 
@@ -99,7 +102,7 @@ def epoch_order(n: int, epoch: int, cfg: PretrainConfig, info: ddp.DistInfo) -> 
 
 @torch.no_grad()
 def evaluate(
-    model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBank, device: str
+    model: SkeletonTextModel, pool: Pool, idx: np.ndarray, bank: TextBank | RichTextBank, device: str
 ) -> dict[str, float]:
     """Held-out top-1 (classifier) and text-retrieval accuracy (nearest class-name embedding)."""
     if len(idx) == 0:
@@ -160,7 +163,7 @@ class _Training:
     pool: Pool
     train_idx: np.ndarray
     val_idx: np.ndarray
-    bank: TextBank
+    bank: TextBank | RichTextBank
     model: SkeletonTextModel
     opt: torch.optim.Optimizer
     state_path: Path
@@ -173,6 +176,7 @@ class _Training:
     clips_seen: int = 0
     stream: PysklStream | None = None  # --pyskl: streamed clips mixed into every epoch
     scaler: Any = None  # torch.amp.GradScaler for fp16 on CUDA
+    best: BestEpoch = field(default_factory=BestEpoch)  # select == "best": the epoch kept
 
 
 def _run(
@@ -189,6 +193,9 @@ def _run(
     t_start = time.time()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    random.seed(cfg.seed)  # every source of randomness follows the seed (data order, augment, init)
+    np.random.seed(cfg.seed % 2**32)
+    torch.manual_seed(cfg.seed)
     run = _start(cfg, out, data_root, resume, command, info, pyskl)
     cfg, model = run.cfg, run.model
     net: torch.nn.Module = model
@@ -213,6 +220,8 @@ def _run(
         t0 = time.time()
         rec = _train_epoch(run, net, epoch, steps_per_epoch * cfg.epochs, progress)
         _end_epoch(run, epoch, rec, time.time() - t0)
+    if run.best.state is not None:  # select == "best": hand back the kept epoch's weights
+        model.load_state_dict(run.best.state)
     model.cpu().eval()
     if cfg.checksum_dir:
         d = Path(cfg.checksum_dir)
@@ -226,6 +235,7 @@ def _run(
         "train_time_s": run.train_time,
         "wall_time_s": time.time() - t_start,
         "history": run.history,
+        "selected_epoch": run.best.epoch or len(run.history),
     }
     return model, summary
 
@@ -250,21 +260,25 @@ def _start(
         cfg.check()
     state_path, log_path = companion_paths(out)
 
-    pool = build_pool(cfg, data_root)
+    pool = with_synthetic_pairs(build_pool(cfg, data_root), cfg)
     descriptions = class_descriptions(data_root)
     stream = open_stream(pyskl, pool, descriptions, cfg.seed, info, data_root) if pyskl else None
-    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, cfg.seed)
+    train_idx, val_idx = split_pool(pool, cfg.val_fraction, cfg.seed, cfg.split)
     if len(train_idx) + (stream.num_clips if stream else 0) < 2:
         raise SkelpromptError(f"only {len(train_idx)} training clips: too few to pretrain")
     from skelprompt.model.text import get_text_encoder
 
     enc = get_text_encoder(PRESETS[cfg.preset].text_encoder)
-    bank = TextBank(pool.class_names, enc, descriptions, cfg.description_p)
+    bank = make_text_bank(cfg, pool, enc, data_root, descriptions)
 
     model = build_model(cfg, pool.class_names, enc.dim, enc.name)
     start_epoch, step, history = 0, 0, []
+    best: dict[str, torch.Tensor] | None = None
     if state is not None and resume is not None:
-        prev = load_model(resume)
+        last = state["extra"].get("last_model")
+        prev = load_model(last if last and Path(last).exists() else resume)
+        if cfg.select == "best":
+            best = load_model(resume).state_dict()
         if list(prev.cfg.class_names) != pool.class_names:
             raise SkelpromptError(f"cannot resume {resume}: its classes differ from this run's data")
         if state["model_checksum"] and model_checksum(prev) != state["model_checksum"]:
@@ -279,6 +293,8 @@ def _start(
                     start_epoch, step, history, stream=stream)  # fmt: skip
     run.scaler = torch.amp.GradScaler("cuda") if cfg.amp and info.device.startswith("cuda") else None
     run.train_time = sum(h.get("epoch_time_s", 0.0) for h in history)
+    if best is not None and history:
+        run.best = BestEpoch.restored(best, history)
     run.clips_seen = sum(h.get("train_clips", 0) for h in history)
     return run
 
@@ -312,7 +328,8 @@ def _train_epoch(
         # the union batch of all ranks: every negative of every rank (exact gradients, see gather_rows)
         o, y, t = ddp.gather_batch({k: v.float() for k, v in o.items()}, torch.from_numpy(labels).to(info.device),
                                    torch.from_numpy(text).to(info.device))  # fmt: skip
-        loss, parts = pretrain_loss(o, y, t, model.logit_scale, alpha, cfg.label_smoothing)
+        loss, parts = pretrain_loss(o, y, t, model.logit_scale, alpha, cfg.label_smoothing,
+                                    multi_positive=cfg.contrastive == "multi")  # fmt: skip
         opt.zero_grad(set_to_none=True)
         ddp.backward_step(loss, opt, run.scaler)
         clamp_logit_scale(model.logit_scale)
@@ -339,62 +356,23 @@ def _end_epoch(run: _Training, epoch: int, rec: dict[str, Any], dt: float) -> No
                 "logit_scale": float(model.logit_scale.detach().exp())})  # fmt: skip
     if info.is_main:
         rec.update(evaluate(model, run.pool, run.val_idx, run.bank, info.device))
+        if cfg.select == "best":
+            run.best.update(model, epoch, rec)
         run.history.append(rec)
-        provenance = _provenance(cfg, run.pool, run.train_idx, run.val_idx, run.command, run.history,
+        provenance = pretrain_provenance(cfg, run.pool, run.train_idx, run.val_idx, run.command, run.history,
                                  run.train_time, run.clips_seen, info, run.bank)  # fmt: skip
         model.cpu()
-        save_model(run.out, model, provenance)
-        sha = model_checksum(model)
+        sha, extra = save_models(run.out, model, run.best, provenance)
         model.to(info.device)
-        save_train_state(
-            run.state_path, run.opt, epoch, run.step, cfg, run.history, sha, {"out": str(run.out)}
-        )
+        save_train_state(run.state_path, run.opt, epoch, run.step, cfg, run.history, sha, extra)
         with open(run.log_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
         msg = f"epoch {epoch + 1}/{cfg.epochs}: loss {rec.get('train_loss', float('nan')):.3f}"
         if "val_top1" in rec:
             msg += f", val top-1 {rec['val_top1']:.3f}, retrieval {rec['val_retrieval']:.3f}"
+        if "selected_epoch" in rec:
+            msg += f", kept epoch {rec['selected_epoch']}"
         print(msg + f" ({dt:.0f} s, {rec['clips_per_s']:.0f} clips/s)", file=sys.stderr)
     else:
         run.history.append(rec)
     ddp.barrier(info)
-
-
-def _provenance(
-    cfg: PretrainConfig,
-    pool: Pool,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    command: str | None,
-    history: list[dict[str, Any]],
-    train_time: float,
-    clips_seen: int,
-    info: ddp.DistInfo,
-    bank: TextBank,
-) -> dict[str, Any]:
-    last = history[-1] if history else {}
-    return {
-        "kind": "pretrained",
-        "skelprompt_version": __version__,
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command or "",
-        "datasets": pool.counts(),
-        "excluded_datasets": sorted(set(cfg.exclude)),
-        "never_seen": "every data set not listed in 'datasets'",
-        "classes": {k: v for k, v in pool.class_datasets.items()},
-        "num_classes": len(pool.class_names),
-        "train_clips": int(len(train_idx)),
-        "val_clips": int(len(val_idx)),
-        "text_encoder": PRESETS[cfg.preset].text_encoder,
-        "text_targets": {"descriptions": bank.num_descriptions, "description_p": cfg.description_p},
-        "epochs_done": len(history),
-        "epochs": cfg.epochs,
-        "val_top1": last.get("val_top1"),
-        "val_retrieval": last.get("val_retrieval"),
-        "train_time_s": round(train_time, 1),
-        "clips_per_s": round(clips_seen / max(train_time, 1e-9), 1),
-        "world_size": info.world_size,
-        "config": cfg.to_dict(),
-    }

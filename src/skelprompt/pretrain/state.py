@@ -24,6 +24,13 @@ def companion_paths(out: str | Path) -> tuple[Path, Path]:
     return out.with_name(stem + ".train-state.safetensors"), out.with_name(stem + ".log.jsonl")
 
 
+def last_model_path(out: str | Path) -> Path:
+    """Where the last epoch's weights go when ``out`` holds the best epoch's (``select: best``)."""
+    out = Path(out)
+    stem = out.name[: -len(".safetensors")] if out.name.endswith(".safetensors") else out.name
+    return out.with_name(stem + ".last.safetensors")
+
+
 def _optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
