@@ -26,6 +26,7 @@ from skelprompt.footage.video import FALLBACK_FPS
 from skelprompt.footage.windows import cut_windows
 from skelprompt.layouts import get_layout
 from skelprompt.service.alerts import AlertTracker
+from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import MAX_CLIP_S, CameraSpec, ServiceConfig
 from skelprompt.service.events import EventLog
 from skelprompt.service.prompts import PromptState, SharedScorer
@@ -49,6 +50,7 @@ class CameraPipeline:
         settings: FootageSettings,
         store: AlertStore,
         events: EventLog,
+        evidence: EvidenceWorker,
     ) -> None:
         self.spec, self.config, self.scorer, self.settings = spec, config, scorer, settings
         self.events = events
@@ -61,7 +63,7 @@ class CameraPipeline:
         self._stop = threading.Event()
         self._stream: FrameStream | None = None
         self._backend: Any = None
-        self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings)
+        self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings, evidence)
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec.name}", daemon=True)
 
     def start(self) -> None:

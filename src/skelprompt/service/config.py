@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skelprompt.errors import SkelpromptError
+from skelprompt.footage.scoring import ALERT_GAP_S
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless the user says otherwise
 DEFAULT_PORT = 8000
@@ -40,6 +41,7 @@ class ServiceConfig:
     alarms_per_hour: float | None = None  # default: the detector's
     queue_frames: int = DEFAULT_QUEUE_FRAMES
     margin_s: float = DEFAULT_MARGIN_S
+    alert_gap_s: float = ALERT_GAP_S  # the rule of `skelprompt score`'s alert spans
 
     def db_url(self) -> str:
         return self.db if "://" in self.db else f"sqlite:///{Path(self.db).absolute()}"
