@@ -6,7 +6,7 @@ The pieces are skelprompt's own: :class:`~skelprompt.video.stream.FrameStream`,
 :func:`~skelprompt.video.track_video.iter_tracked`, :func:`~skelprompt.tracks.clip_from_frames`,
 :func:`~skelprompt.footage.scoring.score_windows`. The loop is written here rather than taken
 from :func:`~skelprompt.footage.live.stream_windows` because the service keeps the frames and
-poses of the last seconds as well, to draw an alert's evidence clip.
+poses of the last seconds as well, to draw an alert's evidence clip, and times its stages.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import MAX_CLIP_S, CameraSpec, ServiceConfig
 from skelprompt.service.events import EventLog
 from skelprompt.service.prompts import PromptState, SharedScorer
-from skelprompt.service.rates import FrameCounts
+from skelprompt.service.rates import FrameCounts, StageTimes
 from skelprompt.service.store import AlertStore
 from skelprompt.tracks import Tracker, clip_from_frames
 from skelprompt.video.reader import Frame
@@ -56,6 +56,7 @@ class CameraPipeline:
         self.events = events
         self.prompts = PromptState(config.prompts, config.normal_prompts, scorer.alarms_per_hour(config))
         self.counts = FrameCounts(config.pose_fps)
+        self.stages = StageTimes()
         self.state = "starting"
         self.error: str | None = None
         self.source_fps: float | None = None
@@ -113,7 +114,6 @@ class CameraPipeline:
 
     def _watch(self, stream: FrameStream, stream_start: float) -> None:
         from skelprompt.video.pose import get_backend
-        from skelprompt.video.track_video import iter_tracked
 
         if self._backend is None:  # once per camera: a file that loops does not reload the model
             self._backend = get_backend(self.settings.pose_backend, input_size=self.settings.pose_input_size)
@@ -128,16 +128,25 @@ class CameraPipeline:
         alerts.new_stream(stream_start, fps, get_layout(backend.layout).num_joints, backend.layout)
         since = 0
         self.counts.new_stream()
-        for frame, det, ids in iter_tracked(self._sampled(stream), backend, Tracker()):
+        tracker, stages = Tracker(), self.stages
+        for frame in self._sampled(stream):
+            t = time.perf_counter()
+            det = backend(frame.image)
+            t = stages.add("pose", t)
+            ids = tracker.update(det.keypoints, det.scores, det.boxes, frame=frame.index)
+            t = stages.add("tracking", t)
             frames.append(alerts.tracked(frame, det, ids))
+            t = stages.add("evidence frames", t)
             self.counts.done(time.monotonic())
             since += 1
             if len(frames) < length or since < stride:
                 continue
             since = 0
             w = self._score(list(frames)[-length:], stream, fps)
+            t = stages.add("windows", t)
             if w is not None:
                 alerts.on_window(w, frames, self.prompts)
+                stages.add("alerts", t)
 
     def _score(self, window: list[Any], stream: FrameStream, fps: float) -> WindowScore | None:
         """Score the window over ``window`` (tracked frames); None when nobody is in it."""

@@ -49,6 +49,7 @@ class EvidenceWorker:
     ) -> None:
         self.folder, self.store, self.events = folder, store, events
         self.without_evidence = 0  # closed without a clip because the queue was full
+        self.seconds = 0.0  # spent drawing and encoding (for the capacity benchmark)
         self._queue: queue.Queue[ClosedAlert | None] = queue.Queue(maxsize=pending)
         self._thread = threading.Thread(target=self._run, name="alert-evidence", daemon=True)
 
@@ -78,6 +79,7 @@ class EvidenceWorker:
     def _run(self) -> None:
         while (alert := self._queue.get()) is not None:
             clip = snap = None
+            start = time.perf_counter()
             try:
                 if alert.frames:
                     clip, snap = write_evidence(
@@ -86,6 +88,7 @@ class EvidenceWorker:
                     )  # fmt: skip
             except Exception as e:  # noqa: BLE001 - the alert is kept without its evidence
                 print(f"skelprompt serve: alert {alert.alert_id}: evidence not written: {e}", file=sys.stderr)
+            self.seconds += time.perf_counter() - start
             self._close(alert, clip, snap)
 
     def _close(self, alert: ClosedAlert, clip: str | None, snap: str | None) -> None:

@@ -18,6 +18,7 @@ with the oldest one of the last ``span_s`` seconds, over the time from that olde
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -96,3 +97,17 @@ class FrameCounts:
         """Frames were dropped in the last seconds: pose estimation does not keep up."""
         s = self._recent(now)
         return len(s) >= 2 and s[-1].dropped > s[0].dropped
+
+
+class StageTimes:
+    """Seconds a camera's thread spent in each stage (pose, tracking, ...), for the capacity
+    benchmark; two clock reads per stage and frame."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, since: float) -> float:
+        """Add the time from ``since`` (a ``time.perf_counter()``) to now; returns now."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
+        return now
