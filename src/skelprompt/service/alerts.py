@@ -20,7 +20,7 @@ from skelprompt.footage.sources import FootageSettings
 from skelprompt.service.closing import ClosedAlert, EvidenceWorker
 from skelprompt.service.config import ServiceConfig
 from skelprompt.service.events import EventLog
-from skelprompt.service.evidence import TrackedFrame, encode_jpeg
+from skelprompt.service.evidence import TrackedFrame, encode_jpeg, shrink
 from skelprompt.service.prompts import PromptState
 from skelprompt.service.store import AlertOpening, AlertStore
 from skelprompt.video.pose import Detections
@@ -74,8 +74,9 @@ class AlertTracker:
         self._num_joints = num_joints
 
     def tracked(self, frame: Frame, det: Detections, ids: np.ndarray) -> TrackedFrame:
+        image, scale = shrink(frame.image)
         return TrackedFrame(
-            frame.index, frame.time, encode_jpeg(frame.image), np.asarray(ids), det.keypoints, det.scores
+            frame.index, frame.time, encode_jpeg(image), np.asarray(ids), det.keypoints * scale, det.scores
         )
 
     def on_window(self, w: WindowScore, frames: Iterable[TrackedFrame], prompts: PromptState) -> None:

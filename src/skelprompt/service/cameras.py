@@ -116,7 +116,10 @@ class CameraPipeline:
         from skelprompt.video.pose import get_backend
 
         if self._backend is None:  # once per camera: a file that loops does not reload the model
-            self._backend = get_backend(self.settings.pose_backend, input_size=self.settings.pose_input_size)
+            self._backend = get_backend(
+                self.settings.pose_backend, input_size=self.settings.pose_input_size,
+                num_threads=self.config.pose_threads,
+            )  # fmt: skip
         backend = self._backend
         self.source_fps = stream.fps or FALLBACK_FPS
         fps = min(self.source_fps, self.config.pose_fps) if self.config.pose_fps > 0 else self.source_fps
