@@ -2,6 +2,7 @@
 
     python benchmarks/serve_capacity.py [--detector D] [--sizes 256 512] [--max-cameras 6] [--seconds 40]
     python benchmarks/serve_capacity.py --soak-minutes 30            # 4 cameras, RSS and alert counts
+    python benchmarks/serve_capacity.py --profile --sizes 256 --pose-fps 5 --seconds 30  # where the time goes
 
 Cameras are the bundled clips played as cameras at their frame rate, looping: camera 1 is the
 Sports2D clip (30 fps; it alerts on "a person falling down", which gives the latencies), the
@@ -74,6 +75,44 @@ def run(det: Path, n: int, size: int, pose_fps: float, seconds: float, folder: P
         service.stop()
 
 
+def profile(det: Path, n: int, size: int, pose_fps: float, seconds: float, folder: Path) -> None:
+    """CPU time of the whole process per frame in and per pose frame (``n`` street cameras of
+    10 fps, every thread: decoding, pose, scoring, evidence), and where the cameras' time goes."""
+    config = ServiceConfig(
+        detector=det, cameras=[CameraSpec(f"street{i}", str(EXAMPLES / "vtest_8s.mp4")) for i in range(n)],
+        prompts=["a person falling down"], db=str(folder / f"profile-{time.time_ns()}.sqlite"),
+        pose_fps=pose_fps, pose_input=size, loop=True,
+    )  # fmt: skip
+    service = Service(config)
+    service.start()
+    try:
+        time.sleep(WARM_UP_S)
+        cams = list(service.cameras.values())
+
+        def totals() -> tuple[float, int, int, dict[str, float], float]:
+            stages: dict[str, float] = {}
+            for c in cams:
+                for k, v in c.stages.seconds.items():
+                    stages[k] = stages.get(k, 0.0) + v
+            frames_in = sum(c.counts.frames_in for c in cams)
+            done = sum(c.counts.processed for c in cams)
+            return time.process_time(), frames_in, done, stages, service.evidence.seconds
+
+        cpu0, in0, done0, st0, ev0 = totals()
+        time.sleep(seconds)
+        cpu1, in1, done1, st1, ev1 = totals()
+    finally:
+        service.stop()
+    n_in, n_done = max(1, in1 - in0), max(1, done1 - done0)
+    cpu_ms = (cpu1 - cpu0) * 1000
+    print(f"pose {size} at {pose_fps:g} fps, {n} camera(s) of 10 fps, {seconds:g} s: {n_in} frames in, "
+          f"{n_done} through pose; CPU {cpu_ms / n_in:.1f} ms per frame in, {cpu_ms / n_done:.1f} ms per pose "
+          f"frame, {cpu_ms / seconds / 1000 / n:.2f} cores per camera")  # fmt: skip
+    parts = {k: (v - st0.get(k, 0.0)) * 1000 / n_done for k, v in st1.items()}
+    parts["evidence clips (worker)"] = (ev1 - ev0) * 1000 / n_done
+    print("  wall ms per pose frame: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
+
+
 def soak(det: Path, minutes: float, size: int, pose_fps: float, folder: Path) -> None:
     db = folder / "soak.sqlite"
     config = ServiceConfig(
@@ -117,6 +156,8 @@ def main() -> None:
     ap.add_argument("--pose-fps", type=float, default=5.0)
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--soak-minutes", type=float)
+    ap.add_argument("--profile", action="store_true", help="CPU per frame and per stage, then stop")
+    ap.add_argument("--cameras", type=int, default=1, help="with --profile: how many cameras")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -133,6 +174,10 @@ def main() -> None:
                 str(det),
             ]
             subprocess.run(fit, check=True, capture_output=True)
+        if args.profile:
+            for size in args.sizes:
+                profile(det, args.cameras, size, args.pose_fps, args.seconds, folder)
+            return
         if args.soak_minutes:
             soak(det, args.soak_minutes, args.sizes[0], args.pose_fps, folder)
             return

@@ -67,8 +67,10 @@ def test_alert_spans_merge_windows_and_print_as_a_table() -> None:
         WindowScore(20, 40, 2.0, 4.0, 1.4, 1.4, 0.0, True, [person(5, 1.1, True)]),
         WindowScore(50, 70, 5.0, 7.0, 0.7, 0.7, 0.0, True, []),
     ]
-    spans = alert_spans(rows)
+    spans = alert_spans(rows, gap_s=0.0)
     assert spans == [AlertSpan(1.0, 4.0, 1.4, [3, 5]), AlertSpan(5.0, 7.0, 0.7, [])]
+    # the default gap: a window starting 1 s after the span's end continues it (flicker)
+    assert alert_spans(rows) == [AlertSpan(1.0, 7.0, 1.4, [3, 5])]
     # only the whole scene alerts: the span names its most anomalous person, not nobody
     scene_only = WindowScore(
         0, 20, 0.0, 2.0, 1.2, 1.2, 0.0, True, [person(4, 0.6, False), person(2, 0.3, False)]

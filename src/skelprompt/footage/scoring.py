@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from skelprompt.detector import Scores
 
 NO_PERSON_NOTE = "no person visible in any window"
+# An alerting window that starts at most this long after a span's end continues the span, so an
+# event whose windows flicker below the threshold for a moment is one alert, not two.
+ALERT_GAP_S = 1.0
+
+
+def continues_span(span_end_s: float, window_start_s: float, gap_s: float = ALERT_GAP_S) -> bool:
+    """Whether an alerting window starting at ``window_start_s`` belongs to the span ending at
+    ``span_end_s`` (the rule of :func:`alert_spans`, shared with ``skelprompt serve``)."""
+    return window_start_s <= span_end_s + gap_s
 
 
 class ClipScorer(Protocol):
@@ -103,9 +112,10 @@ def score_windows(
     return rows, s
 
 
-def alert_spans(rows: list[WindowScore]) -> list[AlertSpan]:
-    """Merge overlapping alerting windows into spans [start_s, end_s] with the persons involved:
-    those who alert on their own, or, when only the whole scene alerts, its most anomalous person."""
+def alert_spans(rows: list[WindowScore], gap_s: float = ALERT_GAP_S) -> list[AlertSpan]:
+    """Merge alerting windows that overlap or follow within ``gap_s`` into spans [start_s, end_s]
+    with the persons involved: those who alert on their own, or, when only the whole scene
+    alerts, its most anomalous person."""
     spans: list[AlertSpan] = []
     for r in rows:
         if not r.is_anomaly:
@@ -113,7 +123,7 @@ def alert_spans(rows: list[WindowScore]) -> list[AlertSpan]:
         who = sorted({p.track_id for p in r.persons if p.is_anomaly})
         if not who and r.persons:  # persons are sorted most anomalous first
             who = [r.persons[0].track_id]
-        if spans and r.start_s <= spans[-1].end_s:
+        if spans and continues_span(spans[-1].end_s, r.start_s, gap_s):
             last = spans[-1]
             last.end_s = max(last.end_s, r.end_s)
             last.peak = max(last.peak, r.anomaly or 0.0)

@@ -1,11 +1,12 @@
 """A camera's alerts as they happen: opened at the first alerting window (a row in the
-database at once), grown while overlapping windows alert, closed with the evidence when the
-windows have stopped alerting for ``margin_s`` (see :mod:`skelprompt.service.store` for why
-none is lost or written twice)."""
+database at once), grown while alerting windows follow within ``gap_s`` of its end (the rule of
+:func:`~skelprompt.footage.scoring.alert_spans`, so the service and ``skelprompt score`` cut the
+same alerts), handed to the :class:`~skelprompt.service.closing.EvidenceWorker` when the windows
+have stopped alerting for ``margin_s`` and ``gap_s``; the worker writes the evidence and closes
+the row (see :mod:`skelprompt.service.store` for why none is lost or written twice)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from skelprompt.footage.results import WindowScore
+from skelprompt.footage.scoring import continues_span
 from skelprompt.footage.sources import FootageSettings
+from skelprompt.service.closing import ClosedAlert, EvidenceWorker
 from skelprompt.service.config import ServiceConfig
 from skelprompt.service.events import EventLog
-from skelprompt.service.evidence import TrackedFrame, encode_jpeg, write_evidence
+from skelprompt.service.evidence import TrackedFrame, encode_jpeg, shrink
 from skelprompt.service.prompts import PromptState
 from skelprompt.service.store import AlertOpening, AlertStore
 from skelprompt.video.pose import Detections
@@ -54,15 +57,10 @@ class AlertTracker:
         store: AlertStore,
         events: EventLog,
         settings: FootageSettings,
+        evidence: EvidenceWorker,
     ) -> None:
-        self.camera, self.config, self.store, self.events, self.settings = (
-            camera,
-            config,
-            store,
-            events,
-            settings,
-        )
-        self.folder = config.evidence_folder()
+        self.camera, self.config, self.store, self.events = camera, config, store, events
+        self.settings, self.evidence = settings, evidence
         self.threshold: float | None = None
         self.best_prompt: str | None = None
         self.layout = "coco17"
@@ -76,21 +74,24 @@ class AlertTracker:
         self._num_joints = num_joints
 
     def tracked(self, frame: Frame, det: Detections, ids: np.ndarray) -> TrackedFrame:
+        image, scale = shrink(frame.image)
         return TrackedFrame(
-            frame.index, frame.time, encode_jpeg(frame.image), np.asarray(ids), det.keypoints, det.scores
+            frame.index, frame.time, encode_jpeg(image), np.asarray(ids), det.keypoints * scale, det.scores
         )
 
     def on_window(self, w: WindowScore, frames: Iterable[TrackedFrame], prompts: PromptState) -> None:
         self._frames = frames
         cur = self._open
+        continues = cur is not None and continues_span(cur.opening.end_s, w.start_s, self.config.alert_gap_s)
         if w.is_anomaly:
-            if cur is not None and w.start_s <= cur.opening.end_s:
+            if cur is not None and continues:
                 self._grow(cur, w)
                 return
             if cur is not None:
                 self._close(cur)
             self._start(w)
-        elif cur is not None and w.end_s >= cur.opening.end_s + self.config.margin_s:
+        elif cur is not None and not continues and w.end_s >= cur.opening.end_s + self.config.margin_s:
+            # windows come in order: no later one can continue the alert any more
             self._close(cur)
 
     def close_open(self) -> None:
@@ -123,21 +124,13 @@ class AlertTracker:
         self.store.grow_alert(cur.alert_id, a)
 
     def _close(self, cur: _Open) -> None:
+        """Hand the alert to the evidence worker, which closes its row once the clip is written."""
         self._open = None
         a = cur.opening
         frames = [f for f in self._frames if f.time_s >= a.start_s - self.config.margin_s]
-        clip = snap = None
-        try:
-            if frames:
-                scores = {int(p["track_id"]): float(p["anomaly"]) for p in a.persons}
-                clip, snap = write_evidence(
-                    self.folder, f"alert-{cur.alert_id}", frames, scores, self.threshold, self._fps,
-                    self.layout, cur.peak_time_s,
-                )  # fmt: skip
-        except Exception as e:  # noqa: BLE001 - the alert is kept without its evidence
-            print(f"skelprompt serve: alert {cur.alert_id}: evidence not written: {e}", file=sys.stderr)
-        self.store.close_alert(cur.alert_id, clip, snap)
-        late = time.time() - (self._stream_start + a.end_s)  # since the last alerting frame was filmed
-        self.events.publish(
-            {"type": "alert", "camera": self.camera, "id": cur.alert_id, "state": "closed", "latency_s": late}
-        )
+        self.evidence.submit(
+            ClosedAlert(
+                cur.alert_id, self.camera, frames, {int(p["track_id"]): float(p["anomaly"]) for p in a.persons},
+                self.threshold, self._fps, self.layout, cur.peak_time_s, self._stream_start + a.end_s,
+            )
+        )  # fmt: skip

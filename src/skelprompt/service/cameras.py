@@ -6,7 +6,7 @@ The pieces are skelprompt's own: :class:`~skelprompt.video.stream.FrameStream`,
 :func:`~skelprompt.video.track_video.iter_tracked`, :func:`~skelprompt.tracks.clip_from_frames`,
 :func:`~skelprompt.footage.scoring.score_windows`. The loop is written here rather than taken
 from :func:`~skelprompt.footage.live.stream_windows` because the service keeps the frames and
-poses of the last seconds as well, to draw an alert's evidence clip.
+poses of the last seconds as well, to draw an alert's evidence clip, and times its stages.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from skelprompt.footage.live import WHOLE_CLIP_S
@@ -27,28 +26,17 @@ from skelprompt.footage.video import FALLBACK_FPS
 from skelprompt.footage.windows import cut_windows
 from skelprompt.layouts import get_layout
 from skelprompt.service.alerts import AlertTracker
+from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import MAX_CLIP_S, CameraSpec, ServiceConfig
 from skelprompt.service.events import EventLog
 from skelprompt.service.prompts import PromptState, SharedScorer
+from skelprompt.service.rates import FrameCounts, StageTimes
 from skelprompt.service.store import AlertStore
 from skelprompt.tracks import Tracker, clip_from_frames
 from skelprompt.video.reader import Frame
 from skelprompt.video.stream import FrameStream
 
-RATE_SPAN_S = 5.0  # fps in / processed are measured over this many seconds
 RETRY_S = 2.0  # a live source that fails is opened again after this long
-
-
-@dataclass
-class Counters:
-    frames_in: int = 0  # read from the source
-    processed: int = 0  # through pose estimation
-    dropped: int = 0  # discarded by the queue: pose estimation fell behind
-    skipped: int = 0  # left out on purpose to keep to pose_fps
-    windows: int = 0
-    frames_in_base: int = 0  # counts of the streams before the current one (files that loop)
-    dropped_base: int = 0
-    samples: deque[tuple[float, int, int, int]] = field(default_factory=lambda: deque(maxlen=200))
 
 
 class CameraPipeline:
@@ -62,11 +50,13 @@ class CameraPipeline:
         settings: FootageSettings,
         store: AlertStore,
         events: EventLog,
+        evidence: EvidenceWorker,
     ) -> None:
         self.spec, self.config, self.scorer, self.settings = spec, config, scorer, settings
         self.events = events
         self.prompts = PromptState(config.prompts, config.normal_prompts, scorer.alarms_per_hour(config))
-        self.counts = Counters()
+        self.counts = FrameCounts(config.pose_fps)
+        self.stages = StageTimes()
         self.state = "starting"
         self.error: str | None = None
         self.source_fps: float | None = None
@@ -74,7 +64,7 @@ class CameraPipeline:
         self._stop = threading.Event()
         self._stream: FrameStream | None = None
         self._backend: Any = None
-        self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings)
+        self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings, evidence)
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec.name}", daemon=True)
 
     def start(self) -> None:
@@ -113,25 +103,23 @@ class CameraPipeline:
         period = 1.0 / self.config.pose_fps if self.config.pose_fps > 0 else 0.0
         due = -math.inf
         for frame in stream:
-            self._count(stream)
+            self.counts.took(stream.dropped)
             if frame.time + 1e-6 < due:
-                self.counts.skipped += 1
+                self.counts.skip(time.monotonic())
                 continue
             due = max(due + period, frame.time + period * 0.5)
             yield frame
             if self._stop.is_set():
                 return
 
-    def _count(self, stream: FrameStream) -> None:
-        c = self.counts
-        c.frames_in, c.dropped = c.frames_in_base + stream.produced, c.dropped_base + stream.dropped
-
     def _watch(self, stream: FrameStream, stream_start: float) -> None:
         from skelprompt.video.pose import get_backend
-        from skelprompt.video.track_video import iter_tracked
 
         if self._backend is None:  # once per camera: a file that loops does not reload the model
-            self._backend = get_backend(self.settings.pose_backend, input_size=self.settings.pose_input_size)
+            self._backend = get_backend(
+                self.settings.pose_backend, input_size=self.settings.pose_input_size,
+                num_threads=self.config.pose_threads,
+            )  # fmt: skip
         backend = self._backend
         self.source_fps = stream.fps or FALLBACK_FPS
         fps = min(self.source_fps, self.config.pose_fps) if self.config.pose_fps > 0 else self.source_fps
@@ -142,20 +130,26 @@ class CameraPipeline:
         alerts = self._tracker_alerts
         alerts.new_stream(stream_start, fps, get_layout(backend.layout).num_joints, backend.layout)
         since = 0
-        self.counts.frames_in_base, self.counts.dropped_base = self.counts.frames_in, self.counts.dropped
-        for frame, det, ids in iter_tracked(self._sampled(stream), backend, Tracker()):
+        self.counts.new_stream()
+        tracker, stages = Tracker(), self.stages
+        for frame in self._sampled(stream):
+            t = time.perf_counter()
+            det = backend(frame.image)
+            t = stages.add("pose", t)
+            ids = tracker.update(det.keypoints, det.scores, det.boxes, frame=frame.index)
+            t = stages.add("tracking", t)
             frames.append(alerts.tracked(frame, det, ids))
-            self.counts.processed += 1
-            self.counts.samples.append(
-                (time.monotonic(), self.counts.frames_in, self.counts.processed, self.counts.dropped)
-            )
+            t = stages.add("evidence frames", t)
+            self.counts.done(time.monotonic())
             since += 1
             if len(frames) < length or since < stride:
                 continue
             since = 0
             w = self._score(list(frames)[-length:], stream, fps)
+            t = stages.add("windows", t)
             if w is not None:
                 alerts.on_window(w, frames, self.prompts)
+                stages.add("alerts", t)
 
     def _score(self, window: list[Any], stream: FrameStream, fps: float) -> WindowScore | None:
         """Score the window over ``window`` (tracked frames); None when nobody is in it."""
@@ -188,14 +182,8 @@ class CameraPipeline:
 
     # ------------------------------------------------------------------ status
     def rates(self) -> tuple[float, float]:
-        """Frames per second read and processed over the last seconds."""
-        s = [x for x in self.counts.samples if x[0] >= time.monotonic() - RATE_SPAN_S]
-        if len(s) < 2 or s[-1][0] - s[0][0] <= 0:
-            return 0.0, 0.0
-        dt = s[-1][0] - s[0][0]
-        return (s[-1][1] - s[0][1]) / dt, (s[-1][2] - s[0][2]) / dt
+        """Frames per second in and processed over the last seconds."""
+        return self.counts.rates(time.monotonic())
 
     def falling_behind(self) -> bool:
-        """Frames were dropped in the last seconds: pose estimation does not keep up."""
-        s = [x for x in self.counts.samples if x[0] >= time.monotonic() - RATE_SPAN_S]
-        return len(s) >= 2 and s[-1][3] > s[0][3]
+        return self.counts.falling_behind(time.monotonic())

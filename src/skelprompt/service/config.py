@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skelprompt.errors import SkelpromptError
+from skelprompt.footage.scoring import ALERT_GAP_S
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless the user says otherwise
 DEFAULT_PORT = 8000
@@ -15,6 +16,7 @@ DEFAULT_QUEUE_FRAMES = (
     16  # frames waiting for pose per camera (~1 s at 15 fps); the oldest is dropped when full
 )
 DEFAULT_MARGIN_S = 1.0  # evidence clips start this long before the alert
+DEFAULT_POSE_THREADS = 1  # per camera: cameras run side by side, more threads each only contend
 MAX_CLIP_S = 20.0  # evidence clips keep at most the last this many seconds of a long alert
 
 
@@ -39,7 +41,9 @@ class ServiceConfig:
     loop: bool = False  # files start again at their end
     alarms_per_hour: float | None = None  # default: the detector's
     queue_frames: int = DEFAULT_QUEUE_FRAMES
+    pose_threads: int = DEFAULT_POSE_THREADS
     margin_s: float = DEFAULT_MARGIN_S
+    alert_gap_s: float = ALERT_GAP_S  # the rule of `skelprompt score`'s alert spans
 
     def db_url(self) -> str:
         return self.db if "://" in self.db else f"sqlite:///{Path(self.db).absolute()}"

@@ -14,7 +14,8 @@ from skelprompt.video.reader import require_cv2
 from skelprompt.video.render import draw_frame
 from skelprompt.video.writer import H264Writer
 
-JPEG_QUALITY = 85  # frames are kept JPEG-encoded in memory: ~30 KB instead of ~1.3 MB each
+JPEG_QUALITY = 85  # frames are kept JPEG-encoded in memory: ~20 KB instead of ~1.3 MB each
+EVIDENCE_MAX_SIDE = 480  # frames kept for evidence are shrunk to this (cheaper JPEG and H.264)
 
 
 @dataclass
@@ -25,7 +26,7 @@ class TrackedFrame:
     time_s: float  # seconds into the stream
     jpeg: bytes
     ids: np.ndarray  # [P] track ids
-    keypoints: np.ndarray  # [P, V, 2] pixels
+    keypoints: np.ndarray  # [P, V, 2] pixels of the kept (possibly shrunk) image
     scores: np.ndarray  # [P, V]
 
 
@@ -35,6 +36,17 @@ def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     if not ok:
         raise ValueError("could not encode a frame as JPEG")
     return bytes(buf)
+
+
+def shrink(image: np.ndarray, max_side: int = EVIDENCE_MAX_SIDE) -> tuple[np.ndarray, float]:
+    """``image`` at most ``max_side`` pixels wide and high, and the scale applied."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return image, 1.0
+    cv2 = require_cv2()
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), scale
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any
 from skelprompt import __version__
 from skelprompt.footage.sources import FootageSettings
 from skelprompt.service.cameras import CameraPipeline
+from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import ServiceConfig
 from skelprompt.service.events import EventLog
 from skelprompt.service.prompts import SharedScorer
@@ -28,13 +29,17 @@ class Service:
         self.store = AlertStore(config.db_url())
         self.recovered = self.store.recover()
         self.events = EventLog()
+        self.evidence = EvidenceWorker(config.evidence_folder(), self.store, self.events)
         self.cameras = {
-            c.name: CameraPipeline(c, config, self.scorer, self.settings, self.store, self.events)
+            c.name: CameraPipeline(
+                c, config, self.scorer, self.settings, self.store, self.events, self.evidence
+            )
             for c in config.cameras
         }
         self.webhook = WebhookSender(self.store, config.webhook, self.alert_json) if config.webhook else None
 
     def start(self) -> None:
+        self.evidence.start()
         for cam in self.cameras.values():
             cam.start()
         if self.webhook:
@@ -43,6 +48,7 @@ class Service:
     def stop(self) -> None:
         for cam in self.cameras.values():
             cam.stop()
+        self.evidence.stop()  # after the cameras: they hand over the alerts still open
         if self.webhook:
             self.webhook.stop()
         self.store.close()

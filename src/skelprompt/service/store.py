@@ -6,12 +6,15 @@ Why no alert is lost or written twice:
 - an alert row is inserted when the alert *opens* (its first alerting window), under a unique
   key ``camera | stream start | first window's frame``, in its own committed transaction:
   from then on it survives ``kill -9``; inserting the same key again returns the same row;
-- while the alert grows its row is updated (end, peak, persons); when it closes, the evidence
-  files are first written atomically (temporary file renamed into place), then one
-  transaction sets the row to ``closed`` with their names *and* adds its webhook outbox row.
-  The update only applies to a row still ``open``, so a second close adds no second message;
-- on start-up, rows left ``open`` by a killed process become ``interrupted`` (they keep their
-  times and scores, without a clip) and get their outbox row in that same transaction.
+- while the alert grows its row is updated (end, peak, persons); when it closes, the camera
+  hands it to the service's evidence worker (:mod:`skelprompt.service.closing`, so the camera
+  never waits for the encoder), which first writes the evidence files atomically (temporary
+  file renamed into place), then in one transaction sets the row to ``closed`` with their
+  names *and* adds its webhook outbox row. Until then the row stays ``open``. The update only
+  applies to a row still ``open``, so a second close adds no second message;
+- on start-up, rows left ``open`` by a killed process (alerts still going on, or closed but
+  waiting for the evidence worker) become ``interrupted`` (they keep their times and scores,
+  without a clip) and get their outbox row in that same transaction.
 """
 
 from __future__ import annotations
