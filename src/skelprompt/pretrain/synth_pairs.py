@@ -12,6 +12,8 @@ the texts of SBU's classes); normal pairs their own classes (``class_texts.json`
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from skelprompt.clip import Clip
@@ -43,14 +45,18 @@ def person3d(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
 
 def heading(xyz: np.ndarray) -> float:
     """Facing direction (radians, in the x-z plane from +x) from the first frames' shoulders."""
-    r = np.nanmean(xyz[: max(1, min(5, len(xyz))), _RSH] - xyz[: max(1, min(5, len(xyz))), _LSH], axis=0)
+    with warnings.catch_warnings():  # no shoulder seen: NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = np.nanmean(xyz[: max(1, min(5, len(xyz))), _RSH] - xyz[: max(1, min(5, len(xyz))), _LSH], axis=0)
     if not np.isfinite(r).all():
         return -np.pi / 2  # facing the camera
     return float(np.arctan2(r[0], -r[2]))  # forward = up x right = (-r_z, 0, r_x): atan2(r_x, -r_z)
 
 
 def _hip_centre(xyz: np.ndarray) -> np.ndarray:
-    h = np.nanmean(xyz[:, [_LHIP, _RHIP]], axis=1)
+    with warnings.catch_warnings():  # frames with both hips missing give NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        h = np.nanmean(xyz[:, [_LHIP, _RHIP]], axis=1)
     ok = np.isfinite(h).all(-1)
     return h[np.argmax(ok)] if ok.any() else np.nanmean(xyz.reshape(-1, 3), 0)
 
