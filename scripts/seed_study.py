@@ -6,7 +6,7 @@ seed, and report every method's ROC-AUC as mean ± std over the seeds.
 
 Layout under --out: ``seed{S}/models/without-{DATASET}.safetensors`` (the benchmark command's
 cache layout, so ``SKELPROMPT_CACHE=OUT/seed{S}`` finds them), ``seed{S}/bench.json`` and
-``summary.md`` / ``summary.json``. Models and benchmark files already present are reused, so
+``summary.md`` / ``summary.json``. Finished models (marked by a ``.done`` file) and benchmark files are reused, so
 an interrupted study continues where it stopped.
 """
 
@@ -27,13 +27,15 @@ CLI = [sys.executable, "-m", "skelprompt.cli"]
 
 def pretrain(config: Path, seed: int, dataset: str, data_root: str, out: Path, extra: list[str]) -> None:
     model = out / f"seed{seed}" / "models" / f"without-{dataset}.safetensors"
-    if model.exists():
+    done = model.with_suffix(".done")  # the model file exists from the first epoch on
+    if done.exists():
         return
     model.parent.mkdir(parents=True, exist_ok=True)
     cmd = [*CLI, "pretrain", "--data-root", data_root, "--config", str(config), "--exclude", dataset]
     cmd += ["--seed", str(seed), "--out", str(model), "--no-progress", *extra]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+    done.write_text(" ".join(cmd) + "\n")
 
 
 def benchmark(seed: int, data_root: str, out: Path, extra: list[str]) -> dict:
