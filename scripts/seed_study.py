@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # the data sets left out for the six benchmarks (evaluation/protocols.py)
 LEAVE_OUT = ("sbu", "k3hi", "msr", "urfd", "jhmdb", "nw_ucla")
@@ -48,7 +49,7 @@ def benchmark(seed: int, data_root: str, out: Path, extra: list[str]) -> dict:
     return json.loads(path.read_text())
 
 
-def summarise(runs: dict[int, dict]) -> dict[str, dict[str, dict[str, float]]]:
+def summarise(runs: dict[int, dict]) -> dict[str, dict[str, dict[str, Any]]]:
     """{benchmark: {method: {mean, std, n, per_seed...}}} over seeds of the fold-mean AUC."""
     table: dict[str, dict[str, list[float]]] = {}
     for run in runs.values():
