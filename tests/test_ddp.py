@@ -115,15 +115,11 @@ def test_gathered_loss_and_gradients_match_one_process(tmp_path):
 
 @pytest.mark.slow  # three short runs (two under torchrun): about a minute
 def test_torchrun_restart_resumes_to_the_uninterrupted_weights(data_root, tmp_path):
-    """A worker killed after epoch 1 is restarted by torchrun (--max-restarts 1); the restart
+    """A worker that dies after epoch 1 is restarted by torchrun (--max-restarts 1); the restart
     continues from the training state and ends with the uninterrupted run's weights."""
-    import signal
-    from pathlib import Path
-
     from skelprompt.pretrain import PretrainConfig, run_pretrain
+    from skelprompt.pretrain.loop import ENV_TEST_EXIT_AFTER_EPOCH
 
-    if not Path("/proc/self/task").exists():
-        pytest.skip("needs /proc to find the worker process")
     tiny: dict[str, Any] = dict(frames=8, train_frames=8, batch_size=8, max_clips_per_dataset=24, epochs=3, stage1_epochs=1,
                 warmup_steps=1, num_threads=1, datasets=("k3hi",))  # fmt: skip
     cfg_file = tmp_path / "tiny.yaml"
@@ -134,17 +130,14 @@ def test_torchrun_restart_resumes_to_the_uninterrupted_weights(data_root, tmp_pa
         "-m", "skelprompt.cli", "pretrain", "--data-root", str(data_root), "--config", str(cfg_file),
         "--out", str(out), "--no-progress", "--device", "cpu",
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    # the worker dies right after epoch 1 (a fault injector in the real loop: no race with a
+    # kill from outside under load); torchrun restarts it
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", ENV_TEST_EXIT_AFTER_EPOCH: "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = tmp_path / "restarted.log.jsonl"
-    deadline = time.time() + 200
-    while not (log.exists() and log.read_text().count("\n") >= 1) and time.time() < deadline:
-        time.sleep(0.02)
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-    assert children, "no worker to kill"
-    os.kill(int(children[0]), signal.SIGKILL)  # the worker dies after epoch 1; torchrun restarts it
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
+    assert "restart" in err.lower() or "exitcode" in err.lower(), err[-3000:]  # the worker did die
     assert [ln.count('"epoch": ') for ln in log.read_text().splitlines()] == [1, 1, 1]
     full, _ = run_pretrain(PretrainConfig(**tiny), tmp_path / "full.safetensors", data_root, progress=False)
     assert model_checksum(load_model(out)) == model_checksum(full)

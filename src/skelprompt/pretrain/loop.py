@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -376,3 +377,15 @@ def _end_epoch(run: _Training, epoch: int, rec: dict[str, Any], dt: float) -> No
     else:
         run.history.append(rec)
     ddp.barrier(info)
+    _test_fault(epoch)
+
+
+# Test-only fault injector: the process dies right after this (1-based) epoch, once (first
+# torchrun attempt only), so a restart test needs no race with a kill from outside.
+ENV_TEST_EXIT_AFTER_EPOCH = "SKELPROMPT_TEST_EXIT_AFTER_EPOCH"
+
+
+def _test_fault(epoch: int) -> None:
+    if os.environ.get(ENV_TEST_EXIT_AFTER_EPOCH) == str(epoch + 1):
+        if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0":
+            os._exit(17)
