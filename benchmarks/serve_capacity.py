@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from skelprompt.service.config import CameraSpec, ServiceConfig
@@ -42,22 +44,32 @@ def cameras(n: int) -> list[CameraSpec]:
     return (first + [CameraSpec(f"street{i}", str(EXAMPLES / "vtest_8s.mp4")) for i in range(1, n)])[:n]
 
 
-def run(det: Path, n: int, size: int, pose_fps: float, seconds: float, folder: Path) -> dict[str, float]:
-    """Run ``n`` cameras for ``seconds``; figures after the warm-up."""
-    db = folder / f"bench-{n}-{size}-{time.time_ns()}.sqlite"
+@contextmanager
+def running(det: Path, specs: list[CameraSpec], size: int, pose_fps: float, db: Path) -> Iterator[Service]:
+    """A started service on looping file cameras (prompt "a person falling down"), stopped after."""
     config = ServiceConfig(
-        detector=det, cameras=cameras(n), prompts=["a person falling down"], db=str(db),
+        detector=det, cameras=specs, prompts=["a person falling down"], db=str(db),
         pose_fps=pose_fps, pose_input=size, loop=True,
     )  # fmt: skip
     service = Service(config)
     service.start()
     try:
+        yield service
+    finally:
+        service.stop()
+
+
+def run(det: Path, n: int, size: int, pose_fps: float, seconds: float, folder: Path) -> dict[str, float]:
+    """Run ``n`` cameras for ``seconds``; figures after the warm-up."""
+    db = folder / f"bench-{n}-{size}-{time.time_ns()}.sqlite"
+    with running(det, cameras(n), size, pose_fps, db) as service:
         time.sleep(WARM_UP_S)
         start = {c.spec.name: (c.counts.processed, c.counts.dropped) for c in service.cameras.values()}
         seen = service.events.last
         rss0 = rss_mb()
         time.sleep(seconds)
-        out: dict[str, float] = {"rss_mb": rss_mb(), "rss_growth_mb": rss_mb() - rss0}
+        rss1 = rss_mb()
+        out: dict[str, float] = {"rss_mb": rss1, "rss_growth_mb": rss1 - rss0}
         rates, dropped = [], 0
         for c in service.cameras.values():
             p0, d0 = start[c.spec.name]
@@ -71,21 +83,13 @@ def run(det: Path, n: int, size: int, pose_fps: float, seconds: float, folder: P
         out["closed_latency_s"] = statistics.median(closed) if closed else float("nan")
         out["kept_up"] = float(min(rates) >= 0.9 and dropped == 0)
         return out
-    finally:
-        service.stop()
 
 
 def profile(det: Path, n: int, size: int, pose_fps: float, seconds: float, folder: Path) -> None:
     """CPU time of the whole process per frame in and per pose frame (``n`` street cameras of
     10 fps, every thread: decoding, pose, scoring, evidence), and where the cameras' time goes."""
-    config = ServiceConfig(
-        detector=det, cameras=[CameraSpec(f"street{i}", str(EXAMPLES / "vtest_8s.mp4")) for i in range(n)],
-        prompts=["a person falling down"], db=str(folder / f"profile-{time.time_ns()}.sqlite"),
-        pose_fps=pose_fps, pose_input=size, loop=True,
-    )  # fmt: skip
-    service = Service(config)
-    service.start()
-    try:
+    specs = [CameraSpec(f"street{i}", str(EXAMPLES / "vtest_8s.mp4")) for i in range(n)]
+    with running(det, specs, size, pose_fps, folder / f"profile-{time.time_ns()}.sqlite") as service:
         time.sleep(WARM_UP_S)
         cams = list(service.cameras.values())
 
@@ -101,8 +105,6 @@ def profile(det: Path, n: int, size: int, pose_fps: float, seconds: float, folde
         cpu0, in0, done0, st0, ev0 = totals()
         time.sleep(seconds)
         cpu1, in1, done1, st1, ev1 = totals()
-    finally:
-        service.stop()
     n_in, n_done = max(1, in1 - in0), max(1, done1 - done0)
     cpu_ms = (cpu1 - cpu0) * 1000
     print(f"pose {size} at {pose_fps:g} fps, {n} camera(s) of 10 fps, {seconds:g} s: {n_in} frames in, "
@@ -114,27 +116,18 @@ def profile(det: Path, n: int, size: int, pose_fps: float, seconds: float, folde
 
 
 def soak(det: Path, minutes: float, size: int, pose_fps: float, folder: Path) -> None:
-    db = folder / "soak.sqlite"
-    config = ServiceConfig(
-        detector=det, cameras=cameras(4), prompts=["a person falling down"], db=str(db),
-        pose_fps=pose_fps, pose_input=size, loop=True,
-    )  # fmt: skip
-    service = Service(config)
-    service.start()
     end = time.monotonic() + minutes * 60
     warm = time.monotonic() + min(60.0, minutes * 12)
     rss_warm = None
-    try:
+    with running(det, cameras(4), size, pose_fps, folder / "soak.sqlite") as service:
         while time.monotonic() < end:
             time.sleep(5)
             if rss_warm is None and time.monotonic() >= warm:
                 rss_warm = rss_mb()
             print(f"{minutes * 60 - (end - time.monotonic()):6.0f} s  RSS {rss_mb():7.1f} MB", flush=True)
-    finally:
-        service.stop()
     events = [e for _, e in service.events.since(0) if e["type"] == "alert"]
     opened = {e["id"] for e in events if e["state"] == "open"}
-    store = Service(config).store  # reopened: what a restart sees
+    store = Service(service.config).store  # reopened: what a restart sees
     rows = store.alerts(limit=100000)
     keys = [r.key for r in rows]
     print(f"soak {minutes:g} min, 4 cameras, pose {size} at {pose_fps:g} fps")
