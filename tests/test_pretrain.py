@@ -136,8 +136,10 @@ def test_leave_one_out_never_loads_the_excluded_set(data_root, tmp_path, monkeyp
     assert prov["val_top1"] is not None and prov["command"] == "test"
 
 
-def test_resume_continues_exactly(data_root, tmp_path):
-    cfg = PretrainConfig(datasets=("k3hi", "utkinect"), epochs=2, stage1_epochs=1, **TINY)
+@pytest.mark.parametrize("select", ["last", "best"])
+def test_resume_continues_exactly(data_root, tmp_path, select):
+    # select "best": the model file holds the kept epoch, training resumes from the last one
+    cfg = PretrainConfig(datasets=("k3hi", "utkinect"), epochs=2, stage1_epochs=1, select=select, **TINY)
     full, _ = run_pretrain(cfg, tmp_path / "full.safetensors", data_root, progress=False)
     run_pretrain(cfg, tmp_path / "part.safetensors", data_root, progress=False, stop_after=1)
     assert load_model(tmp_path / "part.safetensors").provenance["epochs_done"] == 1
@@ -147,6 +149,11 @@ def test_resume_continues_exactly(data_root, tmp_path):
     assert [h["epoch"] for h in summary["history"]] == [1, 2]
     assert model_checksum(resumed) == model_checksum(full)
     assert load_model(tmp_path / "resumed.safetensors").provenance["epochs_done"] == 2
+    kept = [load_model(tmp_path / f"{n}.safetensors").provenance.get("selected_epoch") for n in ("full", "resumed")]
+    assert kept[0] == kept[1] and (select == "last" or kept[0] in (1, 2))
+    assert model_checksum(load_model(tmp_path / "resumed.safetensors")) == model_checksum(
+        load_model(tmp_path / "full.safetensors")
+    )
 
 
 def test_pyskl_shards_convert_and_stream(tmp_path):
