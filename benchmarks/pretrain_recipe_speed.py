@@ -1,4 +1,4 @@
-"""Data-side cost of the pretraining recipes: clips/s of augmentation + point encoding, old vs new.
+"""Data-side cost of the pretraining recipes: clips/s of augmentation + point encoding, per recipe file.
 
 The network's cost is the same in both recipes (same model, same frames), so this isolates what
 the new pieces add per clip. Usage: python benchmarks/pretrain_recipe_speed.py [DATA_ROOT]
@@ -33,10 +33,13 @@ def clips_per_second(cfg: PretrainConfig, data_root: str, n: int = 600) -> float
 
 def main() -> None:
     root = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
-    base = PretrainConfig(max_clips_per_dataset=150)
-    new = PretrainConfig.from_yaml("configs/pretrain_transfer.yaml")
-    new = replace(new, max_clips_per_dataset=150, synth_pairs=150)
-    for name, cfg in (("old recipe", base), ("new recipe", new)):
+    recipes = {}
+    for name in ("old", "default", "pose2d"):
+        cfg = PretrainConfig.from_yaml(f"configs/pretrain_{name}.yaml")
+        recipes[f"{name} recipe"] = replace(
+            cfg, max_clips_per_dataset=150, synth_pairs=min(cfg.synth_pairs, 150)
+        )
+    for name, cfg in recipes.items():
         print(f"{name}: {clips_per_second(cfg, root):.0f} clips/s (augment + points, 1 process)")
 
 

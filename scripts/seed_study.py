@@ -49,6 +49,16 @@ def benchmark(seed: int, data_root: str, out: Path, extra: list[str]) -> dict:
     return json.loads(path.read_text())
 
 
+WORST_PHRASING = "prompt study: worst phrasing, prompt only"
+
+
+def worst_phrasing(bench: dict) -> float | None:
+    """The lowest prompt-only AUC over the prompt study's phrasings of one intent."""
+    sets = (bench.get("prompt_study") or {}).get("sets", {})
+    aucs = [s["prompt_only"]["mean"] for s in sets.values() if s.get("kind") == "phrasing"]
+    return min(aucs) if aucs else None
+
+
 def summarise(runs: dict[int, dict]) -> dict[str, dict[str, dict[str, Any]]]:
     """{benchmark: {method: {mean, std, n, per_seed...}}} over seeds of the fold-mean AUC."""
     table: dict[str, dict[str, list[float]]] = {}
@@ -56,6 +66,9 @@ def summarise(runs: dict[int, dict]) -> dict[str, dict[str, dict[str, Any]]]:
         for b in run["benchmarks"]:
             for method, r in b["results"].items():
                 table.setdefault(b["benchmark"], {}).setdefault(method, []).append(r["auc"]["mean"])
+            worst = worst_phrasing(b)
+            if worst is not None:
+                table[b["benchmark"]].setdefault(WORST_PHRASING, []).append(worst)
     return {
         bench: {
             m: {

@@ -149,7 +149,10 @@ def test_resume_continues_exactly(data_root, tmp_path, select):
     assert [h["epoch"] for h in summary["history"]] == [1, 2]
     assert model_checksum(resumed) == model_checksum(full)
     assert load_model(tmp_path / "resumed.safetensors").provenance["epochs_done"] == 2
-    kept = [load_model(tmp_path / f"{n}.safetensors").provenance.get("selected_epoch") for n in ("full", "resumed")]
+    kept = [
+        load_model(tmp_path / f"{n}.safetensors").provenance.get("selected_epoch")
+        for n in ("full", "resumed")
+    ]
     assert kept[0] == kept[1] and (select == "last" or kept[0] in (1, 2))
     assert model_checksum(load_model(tmp_path / "resumed.safetensors")) == model_checksum(
         load_model(tmp_path / "full.safetensors")

@@ -192,3 +192,19 @@ def test_best_epoch_is_kept():
         best.update(model, epoch, rec)
         kept = rec["selected_epoch"]
     assert kept == 2 and best.state is not None and float(best.state["logit_scale"]) == 1.0
+
+
+def test_the_bundled_model_was_made_by_the_default_recipe_file():
+    # the recipe is written once, in configs/pretrain_default.yaml; the bundled model records
+    # it, and `skelprompt pretrain` without --config and the benchmarks read it from there
+    from dataclasses import replace
+    from pathlib import Path
+
+    from skelprompt.model.checkpoint import BUNDLED_MODEL
+    from skelprompt.pretrain.config import PretrainConfig, bundled_recipe
+
+    if not BUNDLED_MODEL.exists():
+        pytest.skip("no bundled model in this build")
+    path = Path(__file__).resolve().parent.parent / "configs" / "pretrain_default.yaml"
+    recipe = replace(PretrainConfig.from_yaml(path), num_threads=0, checksum_dir="")
+    assert bundled_recipe() == recipe

@@ -32,8 +32,11 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
     if path.exists():
         return load_model(path)
     cmd = f"skelprompt pretrain --data-root DIR --exclude {dataset} --out {path}"
+    from dataclasses import replace
+
     try:
-        from skelprompt.pretrain import PretrainConfig, run_pretrain
+        from skelprompt.pretrain import run_pretrain
+        from skelprompt.pretrain.config import bundled_recipe
     except ImportError:
         raise SkelpromptError(
             f"no leave-one-out model at {path} and pretraining is not available in this build; "
@@ -43,7 +46,9 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
         raise SkelpromptError(f"no leave-one-out model at {path}; make it with `{cmd}`")
     typer.echo(f"no cached model without {dataset}: pretraining one -> {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model, _ = run_pretrain(PretrainConfig(exclude=(dataset,)), path, data_root=data_root, command=cmd)
+    model, _ = run_pretrain(
+        replace(bundled_recipe(), exclude=(dataset,)), path, data_root=data_root, command=cmd
+    )
     return load_model(path)
 
 

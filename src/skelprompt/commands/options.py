@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 POSE_SIZE_STEP = 32  # pose model input sizes are multiples of this
+
+# options that `score` and `serve` declare alike
+DetectorFile = Annotated[Path, typer.Option("--detector", "-d", help="A detector from `skelprompt fit`.")]
+AnomalyPrompts = Annotated[
+    list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
+]
+NormalPrompts = Annotated[
+    list[str] | None,
+    typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable)."),
+]
 
 
 def positive_seconds(value: float | None) -> float | None:

@@ -29,7 +29,12 @@ def pretrain(
         list[str] | None,
         typer.Option("--exclude", help="Data set to leave out (repeat), e.g. --exclude sbu."),
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML file of pretraining options.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="YAML file of pretraining options (default: the bundled model's recipe)."
+        ),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Total epochs (overrides the config).")] = None,
     stage1_epochs: Annotated[int | None, typer.Option(help="Epochs with alpha = 1 first.")] = None,
     preset: Annotated[str | None, typer.Option(help="Network size: small | paper.")] = None,
@@ -71,11 +76,11 @@ def pretrain(
     """Pretrain the encoder F, classifier and text projection f on labelled skeleton data sets."""
     from skelprompt.commands.common import Output, check_outputs
     from skelprompt.errors import SkelpromptError
-    from skelprompt.pretrain.config import PretrainConfig
+    from skelprompt.pretrain.config import PretrainConfig, bundled_recipe
     from skelprompt.pretrain.loop import run_pretrain
 
     check_outputs([Output("--out", out)], [config, pyskl])
-    cfg = PretrainConfig.from_yaml(config) if config else PretrainConfig()
+    cfg = PretrainConfig.from_yaml(config) if config else bundled_recipe()
     d = cfg.to_dict()
     if include:
         d["datasets"] = [n.lower() for n in include]

@@ -11,7 +11,10 @@ from rich.console import Console
 
 from skelprompt.commands.common import Output, check_outputs, read_clip_inputs, write_json
 from skelprompt.commands.options import (
+    AnomalyPrompts,
+    DetectorFile,
     Layout,
+    NormalPrompts,
     TrustPickle,
     detector_option,
     pose_input_size,
@@ -44,14 +47,9 @@ INPUTS_HELP = (
 
 def score(
     inputs: Annotated[list[str], typer.Argument(help=INPUTS_HELP)],
-    detector: Annotated[Path, typer.Option("--detector", "-d", help="A detector from `skelprompt fit`.")],
-    prompt: Annotated[
-        list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
-    ] = None,
-    normal_prompt: Annotated[
-        list[str] | None,
-        typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable)."),
-    ] = None,
+    detector: DetectorFile,
+    prompt: AnomalyPrompts = None,
+    normal_prompt: NormalPrompts = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write per-clip scores as JSON here.")
     ] = None,

@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from skelprompt.commands.options import pose_input_size, positive_seconds
+from skelprompt.commands.options import (
+    AnomalyPrompts,
+    DetectorFile,
+    NormalPrompts,
+    pose_input_size,
+    positive_seconds,
+)
 from skelprompt.errors import SkelpromptError
 from skelprompt.service.config import (
     DEFAULT_DB,
@@ -25,18 +31,13 @@ SERVICE_INSTALL = "pip install 'skelprompt[service]'"
 
 
 def serve(
-    detector: Annotated[Path, typer.Option("--detector", "-d", help="A detector from `skelprompt fit`.")],
+    detector: DetectorFile,
     camera: Annotated[
         list[str],
         typer.Option(help="NAME=SOURCE: a webcam index, an RTSP/HTTP URL or a video file (repeatable)."),
     ],
-    prompt: Annotated[
-        list[str] | None, typer.Option("--prompt", "-p", help="Text naming the anomaly (repeatable).")
-    ] = None,
-    normal_prompt: Annotated[
-        list[str] | None,
-        typer.Option("--normal-prompt", "-n", help="Text naming normal activity (repeatable)."),
-    ] = None,
+    prompt: AnomalyPrompts = None,
+    normal_prompt: NormalPrompts = None,
     db: Annotated[
         str, typer.Option(help="SQLite file or SQLAlchemy URL for alerts; clips go beside a file.")
     ] = DEFAULT_DB,

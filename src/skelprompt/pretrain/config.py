@@ -154,3 +154,18 @@ class PretrainConfig:
     def alpha_at(self, epoch: int) -> float:
         """Eq. 5 weight of the classification loss in 0-based ``epoch``."""
         return 1.0 if epoch < self.stage1_epochs else self.alpha
+
+
+def bundled_recipe() -> PretrainConfig:
+    """The bundled model's own pretraining recipe, read from its provenance (configs/
+    pretrain_default.yaml made it), with nothing excluded; the plain defaults of
+    :class:`PretrainConfig` where no bundled model exists. `skelprompt pretrain` without
+    --config and the benchmarks' leave-one-out models use it, so they differ from the shipped
+    model only by the data left out."""
+    from dataclasses import replace
+
+    from skelprompt.model.checkpoint import BUNDLED_MODEL, load_model
+
+    recipe = load_model().provenance.get("config") if BUNDLED_MODEL.exists() else None
+    cfg = PretrainConfig.from_dict(recipe) if isinstance(recipe, dict) else PretrainConfig()
+    return replace(cfg, exclude=(), num_threads=0, checksum_dir="")
