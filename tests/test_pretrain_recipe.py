@@ -1,4 +1,4 @@
-"""The transfer recipe's pieces: multi-positive loss, rich texts, synthetic pairs, 2D-domain
+"""The pretraining recipe's pieces: multi-positive loss, rich texts, synthetic pairs, 2D-domain
 augmentations, recording-level split, best-epoch selection."""
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ class PretrainConfig:
     num_threads: int = 0  # torch threads per process (0 = torch default)
     amp: bool = False  # mixed precision: bf16 autocast on CPU, fp16 + GradScaler on CUDA
     checksum_dir: str = ""  # tests: every rank writes its final weight checksum here
-    # The transfer recipe's pieces (defaults = the old recipe)
+    # The pieces of issue 10's recipe (configs/pretrain_default.yaml); these defaults = the old recipe
     texts: str = (
         "names"  # "names": class-name templates + one GAP sentence | "rich": every mapped description
     )

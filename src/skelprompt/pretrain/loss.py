@@ -8,7 +8,7 @@ class. Clips of the same class are not negatives: for anchor i, every j != i of 
 class is removed from the softmax denominator (row i for skeleton -> text, column i for
 text -> skeleton), so only true pairs and other-class pairs compete.
 
-``multi_positive=True`` (the transfer recipe) instead treats every same-class pair as a
+``multi_positive=True`` (the bundled recipe) instead treats every same-class pair as a
 positive: the target of row i is spread evenly over the texts of clip i's class in the batch
 (and of column j over the clips of text j's class), a soft cross-entropy. With every class
 once in the batch both forms are the plain InfoNCE.
