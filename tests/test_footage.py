@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -211,16 +212,19 @@ def warnings_in(stderr: str) -> list[str]:
 
 
 class RecordedStream:
-    """A real FrameStream whose frames' source indices are noted as they are taken."""
+    """A real FrameStream whose frames' source indices are noted as they are taken; the consumer
+    waits ``delay`` s after each frame, so it is slower than the reader on any machine."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, delay: float = 0.0) -> None:
         self.stream, self.fps, self.size, self.reader = stream, stream.fps, stream.size, stream.reader
         self.indices: list[int] = []
+        self.delay = delay
 
     def __iter__(self):
         for frame in self.stream:
             self.indices.append(frame.index)
             yield frame
+            time.sleep(self.delay)
 
 
 def test_live_windows_span_the_real_frames_when_frames_drop(sbu_detector, tmp_path) -> None:
@@ -230,8 +234,10 @@ def test_live_windows_span_the_real_frames_when_frames_drop(sbu_detector, tmp_pa
     from skelprompt.video.stream import FrameStream
 
     length = 3  # frames: 0.3 s at the example's 10 fps; stride 0.1 s = 1 frame
-    with FrameStream(EXAMPLE_VIDEO, maxsize=4) as stream:  # read faster than scored: frames drop
-        rec = RecordedStream(stream)
+    # the file plays at 20 fps (4 s) and the consumer takes at most 10 frames a second, so frames
+    # drop however fast the machine is, and start-up (pose model loading) has seconds of slack
+    with FrameStream(EXAMPLE_VIDEO, maxsize=4, realtime=True, speed=2.0) as stream:
+        rec = RecordedStream(stream, delay=0.1)
         spans = []
         for clip in stream_windows(rec, 256, 0.3, 0.1):  # type: ignore[arg-type]
             taken = rec.indices[-length:]  # the window's frames: the last ones taken
