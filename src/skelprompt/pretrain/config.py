@@ -164,8 +164,12 @@ def bundled_recipe() -> PretrainConfig:
     model only by the data left out."""
     from dataclasses import replace
 
-    from skelprompt.model.checkpoint import BUNDLED_MODEL, load_model
+    from skelprompt.model.checkpoint import BUNDLED_MODEL
+    from skelprompt.model.metadata import meta_json, read_safetensors_metadata
 
-    recipe = load_model().provenance.get("config") if BUNDLED_MODEL.exists() else None
+    recipe = None
+    if BUNDLED_MODEL.exists():  # the header's JSON only: no weights, no network built
+        meta = read_safetensors_metadata(BUNDLED_MODEL)
+        recipe = meta_json(BUNDLED_MODEL, meta, "provenance", default={}).get("config")
     cfg = PretrainConfig.from_dict(recipe) if isinstance(recipe, dict) else PretrainConfig()
     return replace(cfg, exclude=(), num_threads=0, checksum_dir="")
