@@ -110,7 +110,17 @@ def get_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
     """Return the named text encoder (one of :data:`TEXT_ENCODERS`; no other name or folder)."""
     if TEXT_ENCODERS.get(name) == DEFAULT_TEXT_ENCODER:
         return SentenceTransformerEncoder(DEFAULT_TEXT_ENCODER, _minilm_path())
-    raise ModelError(
-        f"unknown text encoder {str(name)[:200]!r}; skelprompt loads only its known text encoders "
-        f"({', '.join(sorted(TEXT_ENCODERS))})"
+    raise ModelError(unknown_text_encoder(name))
+
+
+def unknown_text_encoder(name: object) -> str:
+    """The one-line error for a model config's ``text_encoder`` that names no known encoder."""
+    folder = (
+        " (a folder is never loaded: that would run its code)"
+        if "/" in str(name) or "\\" in str(name)
+        else ""
+    )
+    return (
+        f"text_encoder: unknown text encoder {str(name)[:200]!r}{folder}; skelprompt loads only its known "
+        f"text encoders ({', '.join(sorted(TEXT_ENCODERS))})"
     )
