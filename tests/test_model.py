@@ -55,3 +55,39 @@ def test_model_file_round_trip_and_errors(tmp_path) -> None:
     short.write_bytes(path.read_bytes()[:-1000])
     with pytest.raises(ModelError, match="short.safetensors"):
         load_model(short)
+
+
+def _global_seeded(build, seed: int):
+    """What the code did before: reseed the global generator, then build (state restored)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+@pytest.mark.parametrize("preset, seed", [("small", 0), ("small", 5), ("paper", 1)])
+def test_seeded_weights_equal_the_global_seed_ones_and_leave_the_global_generator_alone(preset, seed) -> None:
+    from skelprompt.detector.sources import RANDOM_ENCODER_SEED, random_encoder
+    from skelprompt.evaluation.peer import _GRUAutoencoder
+    from skelprompt.model import PRESETS, SkeletonTextModel
+    from skelprompt.model.seeded import seeded
+
+    cfg = PRESETS[preset]
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    model = untrained_model(preset, seed=seed, num_classes=7)
+    enc = random_encoder(cfg)
+    gru = seeded(lambda: _GRUAutoencoder(20, 16), seed)
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's random stream is untouched
+    pairs = [
+        (model, _global_seeded(lambda: SkeletonTextModel(model.cfg), seed)),
+        (enc, _global_seeded(lambda: SkeletonTextModel(enc.cfg), RANDOM_ENCODER_SEED)),
+        (gru, _global_seeded(lambda: _GRUAutoencoder(20, 16), seed)),
+    ]
+    for new, old in pairs:
+        a, b = new.state_dict(), old.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(
+        model.state_dict()["projection.0.weight"],
+        untrained_model(preset, seed=seed + 1).state_dict()["projection.0.weight"],
+    )
