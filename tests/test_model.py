@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,26 @@ def test_seeded_weights_equal_the_global_seed_ones_and_leave_the_global_generato
         model.state_dict()["projection.0.weight"],
         untrained_model(preset, seed=seed + 1).state_dict()["projection.0.weight"],
     )
+
+
+def test_text_encoder_loads_offline_without_changing_the_environment() -> None:
+    """No hub look-up (every connection is refused) and no offline switch set for the process."""
+    import subprocess
+    import sys
+
+    code = """
+import os, socket
+import sentence_transformers  # its own import may set variables; ours must not
+def refuse(self, *a, **k):
+    raise OSError("no network in this test")
+socket.socket.connect = refuse
+before = dict(os.environ)
+from skelprompt.model.text import get_text_encoder
+emb = get_text_encoder().encode(["a person falling down"])
+assert emb.shape == (1, 384), emb.shape
+assert dict(os.environ) == before, {k: v for k, v in os.environ.items() if before.get(k) != v}
+print("ok")
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

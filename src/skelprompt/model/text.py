@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Protocol
 
 import numpy as np
@@ -61,16 +61,18 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local folder (never from a hub)."""
 
     def __init__(self, name: str, path: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         self.name = name
+        # a local folder with local_files_only: no hub look-up, and no process-wide offline switch
+        load = partial(
+            SentenceTransformer, path, device="cpu", local_files_only=True, trust_remote_code=False
+        )
         if verbose():
-            self._model = SentenceTransformer(path, device="cpu")
+            self._model = load()
         else:
             with _quiet_loading():
-                self._model = SentenceTransformer(path, device="cpu")
+                self._model = load()
         self._cache: dict[str, np.ndarray] = {}
 
     @property
