@@ -95,7 +95,7 @@ def module_graph() -> dict[str, set[str]]:
     files = {module_of(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for mod, path in files.items():
-        package, targets = package_of(path), set()
+        package, targets = package_of(path), set[str]()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
