@@ -155,7 +155,7 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str]] = [
     ("model", "config a list", read_model(meta={"config": "[1]"}), "must be a JSON dict"),
     ("model", "provenance not JSON", read_model(meta={"provenance": "nope"}), "'provenance' is not valid JSON"),
     ("model", "provenance a list", read_model(meta={"provenance": "[]"}), "'provenance' must be a JSON dict"),
-    ("model", "embed_dims 1e9", read_model(config={"embed_dims": BIG}), "embed_dims must be 1 to 16 integers"),
+    ("model", "embed_dims 1e9", read_model(config={"embed_dims": BIG}), "embed_dims[2] = 1000000000 is too wide"),
     ("model", "embed_dims text", read_model(config={"embed_dims": "abc"}), "embed_dims must be a list"),
     ("model", "too many weights", read_model(config={"embed_dims": [8192] * 16}), "weights; at most"),
     ("model", "num_blocks text", read_model(config={"num_blocks": "2"}), "num_blocks must be an integer"),
@@ -448,6 +448,58 @@ def test_cli_inspect_bad_files_exit_2_with_one_line(tmp_path):
         "inspect", str(pyskl_file(tmp_path / "e.pkl", ann={"img_shape": (480, "wide")})), "--trust-pickle"
     )
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "img_shape" in r.stderr, r.stderr
+
+
+def _with_config(src: Path, dst: Path, key: str, **changes: Any) -> Path:
+    """A copy of safetensors file ``src`` whose JSON metadata field ``key`` has ``changes``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(src), "pt") as f:
+        meta = dict(f.metadata())
+    meta[key] = json.dumps({**json.loads(meta[key]), **changes})
+    save_file(load_file(str(src)), str(dst), metadata=meta)
+    return dst
+
+
+BAD_MODEL_CONFIGS = [  # a field, its bad value, what the one line must say about it
+    ({"embed_dims": [64, 128, 1e9]}, "embed_dims[2] = 1000000000.0 is too wide"),
+    ({"text_encoder": "/etc"}, "text_encoder: unknown text encoder '/etc' (a folder is never loaded"),
+]
+
+
+@pytest.mark.parametrize("change, says", BAD_MODEL_CONFIGS)
+def test_cli_bad_model_config_names_the_field_in_one_line(tmp_path, change, says):
+    """A model file at load (fit), and the same config inside a detector file when prompting."""
+    from skelprompt.detector import Detector
+
+    clips = [
+        Clip.create(np.random.default_rng(i).random((8, 17, 2)).astype(np.float32) * 100) for i in range(4)
+    ]
+    clip_file = tmp_path / "c.npz"
+    save_clips(clip_file, clips)
+    model = untrained_model("small", seed=0)
+    save_model(tmp_path / "good.safetensors", model)
+    Detector(model).fit(clips).save(tmp_path / "det.safetensors")
+    bad_model = _with_config(
+        tmp_path / "good.safetensors", tmp_path / "bad-model.safetensors", "config", **change
+    )
+    bad_det = _with_config(
+        tmp_path / "det.safetensors", tmp_path / "bad-det.safetensors", "model_config", **change
+    )
+    runs = [
+        (
+            bad_model,
+            ("fit", str(clip_file), "--model", str(bad_model), "-o", str(tmp_path / "x.safetensors")),
+        ),
+        (bad_det, ("score", "-d", str(bad_det), str(clip_file), "--prompt", "a person falling down")),
+    ]
+    for bad, args in runs:
+        r = run_cli(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {bad}: ") and says in lines[0], r.stderr
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 # ---------------------------------------------------------------------- writes

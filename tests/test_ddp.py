@@ -6,11 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from skelprompt.model.checkpoint import load_model, model_checksum
+
+FAULT_WORKER = Path(__file__).with_name("pretrain_fault_worker.py")
 
 
 def test_ddp_two_cpu_processes_agree(data_root, tmp_path):
@@ -20,6 +23,7 @@ def test_ddp_two_cpu_processes_agree(data_root, tmp_path):
     cfg.write_text(
         "frames: 8\ntrain_frames: 8\nbatch_size: 8\nmax_clips_per_dataset: 24\nepochs: 1\nstage1_epochs: 0\n"
         f"warmup_steps: 1\nnum_threads: 1\nchecksum_dir: {sums}\n"
+        "texts: names\ncontrastive: mask\nsplit: clip\nselect: last\nsynth_pairs: 0\ndescription_p: 0.3\n"
     )
     out = tmp_path / "ddp.safetensors"
     cmd = [
@@ -117,21 +121,19 @@ def test_gathered_loss_and_gradients_match_one_process(tmp_path):
 def test_torchrun_restart_resumes_to_the_uninterrupted_weights(data_root, tmp_path):
     """A worker that dies after epoch 1 is restarted by torchrun (--max-restarts 1); the restart
     continues from the training state and ends with the uninterrupted run's weights."""
-    from skelprompt.pretrain.loop import ENV_TEST_EXIT_AFTER_EPOCH
-
     tiny: dict[str, Any] = dict(frames=8, train_frames=8, batch_size=8, max_clips_per_dataset=24, epochs=3, stage1_epochs=1,
-                warmup_steps=1, num_threads=1, datasets=("k3hi",))  # fmt: skip
+                warmup_steps=1, num_threads=1, datasets=("k3hi",), texts="names", contrastive="mask", split="clip",
+                select="last", synth_pairs=0, description_p=0.3)  # fmt: skip
     cfg_file = tmp_path / "tiny.yaml"
     cfg_file.write_text("".join(f"{k}: {list(v) if isinstance(v, tuple) else v}\n" for k, v in tiny.items()))
     out = tmp_path / "restarted.safetensors"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1", "--max-restarts", "1",
-        "-m", "skelprompt.cli", "pretrain", "--data-root", str(data_root), "--config", str(cfg_file),
-        "--out", str(out), "--no-progress", "--device", "cpu",
+        str(FAULT_WORKER), str(cfg_file), str(data_root), str(out),
     ]  # fmt: skip
-    # the worker dies right after epoch 1 (a fault injector in the real loop: no race with a
-    # kill from outside under load); torchrun restarts it
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", ENV_TEST_EXIT_AFTER_EPOCH: "1"}
+    # the worker (the real loop) dies right after epoch 1, from a callback of the test's own
+    # worker script (no race with a kill from outside under load); torchrun restarts it
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = tmp_path / "restarted.log.jsonl"
     _, err = proc.communicate(timeout=300)
@@ -143,7 +145,6 @@ def test_torchrun_restart_resumes_to_the_uninterrupted_weights(data_root, tmp_pa
     full = tmp_path / "full.safetensors"
     plain = [sys.executable, "-m", "skelprompt.cli", "pretrain", "--data-root", str(data_root), "--config",
              str(cfg_file), "--out", str(full), "--no-progress", "--device", "cpu"]  # fmt: skip
-    env.pop(ENV_TEST_EXIT_AFTER_EPOCH)
     done = subprocess.run(plain, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert model_checksum(load_model(out)) == model_checksum(load_model(full))

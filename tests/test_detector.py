@@ -288,14 +288,14 @@ def _config(path, key: str, **changes: Any) -> str:
         (
             "model_config",
             {"embed_dims": "abc"},
-            "model_config.embed_dims must be a list of positive integers",
+            "model config: embed_dims must be a list, got 'abc'",
         ),
-        ("model_config", {"text_dim": -3}, "model_config.text_dim must be a positive integer, got -3"),
-        ("model_config", {"points": []}, "model_config.points must be an object"),
+        ("model_config", {"text_dim": -3}, "model config: text_dim must be >= 1, got -3"),
+        ("model_config", {"points": []}, "model config: points must be a JSON object"),
         (
             "model_config",
             {"points": {"frames": 1.5}},
-            "model_config.points.frames must be a positive integer, got 1.5",
+            "model config: points.frames must be an integer, got 1.5",
         ),
         (
             "model_config",

@@ -14,8 +14,20 @@ from skelprompt.model.checkpoint import load_model, model_checksum
 from skelprompt.pretrain import PretrainConfig, run_pretrain
 from skelprompt.pretrain.loss import contrastive_loss, pretrain_loss
 
+# small and fast: the first recipe's texts, loss, split and epoch choice, no synthetic clips
 TINY: dict[str, Any] = dict(
-    frames=8, train_frames=8, batch_size=16, max_clips_per_dataset=24, warmup_steps=2, num_threads=1
+    frames=8,
+    train_frames=8,
+    batch_size=16,
+    max_clips_per_dataset=24,
+    warmup_steps=2,
+    num_threads=1,
+    texts="names",
+    contrastive="mask",
+    split="clip",
+    select="last",
+    synth_pairs=0,
+    description_p=0.3,
 )
 
 
@@ -139,7 +151,9 @@ def test_leave_one_out_never_loads_the_excluded_set(data_root, tmp_path, monkeyp
 @pytest.mark.parametrize("select", ["last", "best"])
 def test_resume_continues_exactly(data_root, tmp_path, select):
     # select "best": the model file holds the kept epoch, training resumes from the last one
-    cfg = PretrainConfig(datasets=("k3hi", "utkinect"), epochs=2, stage1_epochs=1, select=select, **TINY)
+    cfg = PretrainConfig(
+        **{**TINY, "datasets": ("k3hi", "utkinect"), "epochs": 2, "stage1_epochs": 1, "select": select}
+    )
     full, _ = run_pretrain(cfg, tmp_path / "full.safetensors", data_root, progress=False)
     run_pretrain(cfg, tmp_path / "part.safetensors", data_root, progress=False, stop_after=1)
     assert load_model(tmp_path / "part.safetensors").provenance["epochs_done"] == 1

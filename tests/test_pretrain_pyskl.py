@@ -12,7 +12,11 @@ from skelprompt.model.checkpoint import load_model
 from tests.helpers import sbu_clips
 from tests.test_cli_errors import run_main
 
-TINY = "frames: 8\ntrain_frames: 8\nbatch_size: 8\nmax_clips_per_dataset: 16\nepochs: 1\nstage1_epochs: 0\n"
+# small and fast: the first recipe's texts, loss, split and epoch choice, no synthetic clips
+TINY = (
+    "frames: 8\ntrain_frames: 8\nbatch_size: 8\nmax_clips_per_dataset: 16\nepochs: 1\nstage1_epochs: 0\n"
+    + ("texts: names\ncontrastive: mask\nsplit: clip\nselect: last\nsynth_pairs: 0\ndescription_p: 0.3\n")
+)
 
 
 def _pyskl_file(tmp_path, n=12):

@@ -194,17 +194,20 @@ def test_best_epoch_is_kept():
     assert kept == 2 and best.state is not None and float(best.state["logit_scale"]) == 1.0
 
 
-def test_the_bundled_model_was_made_by_the_default_recipe_file():
-    # the recipe is written once, in configs/pretrain_default.yaml; the bundled model records
-    # it, and `skelprompt pretrain` without --config and the benchmarks read it from there
+def test_the_defaults_are_the_recipe_file_and_the_bundled_model_s_recipe():
+    # one recipe: PretrainConfig()'s defaults, which configs/pretrain_default.yaml writes out in
+    # full and the bundled model records in its provenance (what made it)
     from dataclasses import replace
     from pathlib import Path
 
     from skelprompt.model.checkpoint import BUNDLED_MODEL
-    from skelprompt.pretrain.config import PretrainConfig, bundled_recipe
+    from skelprompt.model.metadata import meta_json, read_safetensors_metadata
+    from skelprompt.pretrain.config import PretrainConfig
 
+    path = Path(__file__).resolve().parent.parent / "configs" / "pretrain_default.yaml"
+    assert PretrainConfig.from_yaml(path) == PretrainConfig()
     if not BUNDLED_MODEL.exists():
         pytest.skip("no bundled model in this build")
-    path = Path(__file__).resolve().parent.parent / "configs" / "pretrain_default.yaml"
-    recipe = replace(PretrainConfig.from_yaml(path), num_threads=0, checksum_dir="")
-    assert bundled_recipe() == recipe
+    recorded = meta_json(BUNDLED_MODEL, read_safetensors_metadata(BUNDLED_MODEL), "provenance")["config"]
+    # the machine-specific fields aside (threads; checksums written only by tests)
+    assert replace(PretrainConfig.from_dict(recorded), num_threads=0, checksum_dir="") == PretrainConfig()

@@ -6,6 +6,7 @@ option, a missing or out-of-range value) in click's form, our own errors as ``er
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Annotated, NoReturn
@@ -79,6 +80,28 @@ def _register_all(argv: list[str] | None = None) -> None:
             _registered.add(n)
 
 
+class _StderrLines(logging.Handler):
+    """The library's log messages as plain lines on the current ``sys.stderr`` (tests swap it),
+    written through tqdm so that a progress bar on screen is not torn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never end the command
+            self.handleError(record)
+
+
+def _show_library_messages() -> None:
+    """Messages of the ``skelprompt`` loggers (progress notes, warnings) go to stderr, as the
+    command's own lines; they also propagate to any handler the caller set up."""
+    logger = logging.getLogger("skelprompt")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):  # main() may run again
+        logger.addHandler(_StderrLines())
+    logger.setLevel(logging.INFO)
+
+
 def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     sys.exit(USAGE_EXIT_CODE)
@@ -87,6 +110,7 @@ def _fail(message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every bad input into one clear line and exit code 2."""
     args = sys.argv[1:] if argv is None else list(argv)
+    _show_library_messages()
     _register_all(args)
     try:
         code = app(args=args, prog_name="skelprompt", standalone_mode=False)

@@ -4,7 +4,7 @@ written as it finishes, then the merged JSON."""
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -15,6 +15,8 @@ from skelprompt.archive.job import ScoreJob
 from skelprompt.archive.local import run_local, threads_per_worker
 from skelprompt.archive.output import Entry, JsonlLog, is_error, merged_json, video_key
 from skelprompt.io.atomic import write_text_atomic
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,7 +30,7 @@ class ArchiveSummary:
 
 
 def _echo_line(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    log.info(line)
 
 
 def score_archive(

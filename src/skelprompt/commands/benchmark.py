@@ -36,7 +36,7 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
 
     try:
         from skelprompt.pretrain import run_pretrain
-        from skelprompt.pretrain.config import bundled_recipe
+        from skelprompt.pretrain.config import PretrainConfig
     except ImportError:
         raise SkelpromptError(
             f"no leave-one-out model at {path} and pretraining is not available in this build; "
@@ -47,7 +47,7 @@ def resolve_model(dataset: str, data_root: str | None, train: bool = True):
     typer.echo(f"no cached model without {dataset}: pretraining one -> {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     model, _ = run_pretrain(
-        replace(bundled_recipe(), exclude=(dataset,)), path, data_root=data_root, command=cmd
+        replace(PretrainConfig(), exclude=(dataset,)), path, data_root=data_root, command=cmd
     )
     return load_model(path)
 

@@ -76,11 +76,11 @@ def pretrain(
     """Pretrain the encoder F, classifier and text projection f on labelled skeleton data sets."""
     from skelprompt.commands.common import Output, check_outputs
     from skelprompt.errors import SkelpromptError
-    from skelprompt.pretrain.config import PretrainConfig, bundled_recipe
+    from skelprompt.pretrain.config import PretrainConfig
     from skelprompt.pretrain.loop import run_pretrain
 
     check_outputs([Output("--out", out)], [config, pyskl])
-    cfg = PretrainConfig.from_yaml(config) if config else bundled_recipe()
+    cfg = PretrainConfig.from_yaml(config) if config else PretrainConfig()
     d = cfg.to_dict()
     if include:
         d["datasets"] = [n.lower() for n in include]

@@ -139,7 +139,7 @@ class Detector:
     def checksum(self) -> str:
         """A SHA-256 of the configuration and fitted state, to name the detector results came
         from; the same after save and load."""
-        return persistence.checksum(self)
+        return persistence.checksum(self._state())
 
     # ------------------------------------------------------------------ scoring
     def text_encoder(self) -> TextEncoder:
@@ -256,11 +256,23 @@ class Detector:
         return self.normal_ood, self.normal_embeddings
 
     # ------------------------------------------------------------------ files
+    def _state(self) -> persistence.DetectorState:
+        normal_ood, normal_embeddings = self._check_fitted()
+        return persistence.DetectorState(
+            self.model, self.config, self.random_encoder, normal_embeddings, normal_ood,
+            self.scorers, self.normal_dists, self.info,
+        )  # fmt: skip
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the detector (model weights included) atomically to one safetensors file."""
-        persistence.save_detector(self, path)
+        persistence.save_detector(self._state(), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None) -> Detector:
         """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model."""
-        return persistence.load_detector(cls, path, expect_model)
+        st = persistence.load_detector(path, expect_model)
+        det = cls(st.model, st.config)
+        det.random_encoder = st.random_encoder  # the stored weights
+        det.normal_embeddings, det.normal_ood = st.normal_embeddings, st.normal_ood
+        det.scorers, det.normal_dists, det.info = st.scorers, st.normal_dists, st.info
+        return det

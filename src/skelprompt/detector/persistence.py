@@ -15,44 +15,53 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from skelprompt import __version__
 from skelprompt.detector import sources
-from skelprompt.detector.config import LEGACY_PROMPT_OPTIONS, DetectorConfig, has_type
+from skelprompt.detector.config import LEGACY_PROMPT_OPTIONS, DetectorConfig
 from skelprompt.detector.scorers import SCORERS, OoDScorer
-from skelprompt.errors import ModelError
+from skelprompt.errors import ModelConfigError, ModelError
 from skelprompt.model.checkpoint import load_tensors, model_checksum, read_safetensors_metadata, save_tensors
 from skelprompt.model.config import ModelConfig
 from skelprompt.model.network import SkeletonTextModel
 
-if TYPE_CHECKING:
-    from skelprompt.detector.detector import Detector
-
 DETECTOR_FORMAT = "skelprompt-detector"
 DETECTOR_VERSION = 1
 NORMAL_DIST = "normal_dist"  # the cross-fitted distances, stored beside each scorer's tensors
-# model config integers that may be 0; the others must be positive
-_MAY_BE_ZERO = {"num_blocks", "num_classes"}
 
 
-def fitted_arrays(det: Detector) -> dict[str, np.ndarray]:
-    """The fitted statistics by tensor name (model weights aside)."""
-    normal_ood, normal_embeddings = det._check_fitted()
-    out = {"detector.normal_embeddings": normal_embeddings, "detector.normal_ood": normal_ood}
-    for src, st in det.stats.items():
-        out.update({f"ood.{src}.{name}": arr for name, arr in st.items()})
-    return out
+@dataclass
+class DetectorState:
+    """What a detector file holds: the encoders, the options and the fitted statistics (the
+    detector hands this over, so that this module needs no detector class)."""
+
+    model: SkeletonTextModel
+    config: DetectorConfig
+    random_encoder: SkeletonTextModel | None
+    normal_embeddings: np.ndarray
+    normal_ood: np.ndarray
+    scorers: dict[str, OoDScorer]
+    normal_dists: dict[str, np.ndarray]
+    info: dict[str, Any]
+
+    def fitted_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted statistics by tensor name (model weights aside)."""
+        out = {"detector.normal_embeddings": self.normal_embeddings, "detector.normal_ood": self.normal_ood}
+        for src, sc in self.scorers.items():
+            st = {**sc.to_tensors(), NORMAL_DIST: self.normal_dists[src]}
+            out.update({f"ood.{src}.{name}": arr for name, arr in st.items()})
+        return out
 
 
-def checksum(det: Detector) -> str:
+def checksum(det: DetectorState) -> str:
     """SHA-256 of the config, the encoders' weights and the fitted statistics."""
-    fitted = fitted_arrays(det)
+    fitted = det.fitted_arrays()
     # bank_size is left out: the bank it chose is hashed below, and files written before the
     # option existed keep their checksums
     config = {k: v for k, v in asdict(det.config).items() if k != "bank_size"}
@@ -66,9 +75,9 @@ def checksum(det: Detector) -> str:
     return h.hexdigest()
 
 
-def save_detector(det: Detector, path: str | os.PathLike[str]) -> None:
+def save_detector(det: DetectorState, path: str | os.PathLike[str]) -> None:
     """Write the detector (model weights included) atomically."""
-    fitted = fitted_arrays(det)
+    fitted = det.fitted_arrays()
     tensors = {f"model.{k}": v for k, v in det.model.state_dict().items()}
     if det.random_encoder is not None:
         tensors.update({f"random_encoder.{k}": v for k, v in det.random_encoder.state_dict().items()})
@@ -88,9 +97,10 @@ def save_detector(det: Detector, path: str | os.PathLike[str]) -> None:
 
 
 def load_detector(
-    cls: type[Detector], path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None
-) -> Detector:
-    """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model."""
+    path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None
+) -> DetectorState:
+    """Read a detector file, every field checked; with ``expect_model``, fail clearly if it was
+    fitted with another model."""
     path = Path(path)
     meta = read_safetensors_metadata(path)
     _check_format(path, meta)
@@ -109,20 +119,18 @@ def load_detector(
     normal_embeddings, normal_ood, scorers, normal_dists = _statistics(path, tensors, dcfg, mcfg)
     model = _model(path, tensors, mcfg)
     model.provenance = provenance
-    det = cls(model, dcfg)
-    if det.random_encoder is not None:
+    random_enc = None
+    if "random" in dcfg.sources:
+        random_enc = sources.random_encoder(mcfg)
         rstate = {
             k[len("random_encoder.") :]: v for k, v in tensors.items() if k.startswith("random_encoder.")
         }
         try:
-            det.random_encoder.load_state_dict(rstate)
+            random_enc.load_state_dict(rstate)
         except RuntimeError:
             raise ModelError(f"{path}: the stored random encoder does not match the model config") from None
-    det.normal_embeddings, det.normal_ood = normal_embeddings, normal_ood
-    det.scorers, det.normal_dists = scorers, normal_dists
-    det.info = info
-    det.info["model_checksum"] = meta.get("model_checksum")
-    return det
+    info["model_checksum"] = meta.get("model_checksum")
+    return DetectorState(model, dcfg, random_enc, normal_embeddings, normal_ood, scorers, normal_dists, info)
 
 
 def _check_format(path: Path, meta: dict[str, str]) -> None:
@@ -167,52 +175,11 @@ def _detector_config(path: Path, d: dict[str, Any]) -> DetectorConfig:
 
 
 def _model_config(path: Path, d: dict[str, Any]) -> ModelConfig:
-    problem = _config_problem(d, ModelConfig(), "model_config")
-    if problem:
-        raise ModelError(f"{path}: metadata field {problem}")
-    return ModelConfig.from_dict(d)
-
-
-def _config_problem(d: dict[str, Any], default: Any, where: str) -> str | None:
-    """What is wrong with a config dict next to the field types of a default config, or None.
-    Fields it leaves out take their defaults, as ModelConfig.from_dict does."""
-    for f in fields(default):
-        if f.name not in d:
-            continue
-        value, ref, name = d[f.name], getattr(default, f.name), f"{where}.{f.name}"
-        if is_dataclass(ref):
-            inner = (
-                _config_problem(value, ref, name) if isinstance(value, dict) else f"{name} must be an object"
-            )
-        elif isinstance(ref, tuple):
-            want = type(ref[0]) if ref else str
-            ok = isinstance(value, list) and all(_value_ok(v, want, f.name) for v in value)
-            inner = None if ok else f"{name} must be a list of {_describe(want, f.name, True)}, got {value!r}"
-        else:
-            ok = _value_ok(value, type(ref), f.name)
-            inner = None if ok else f"{name} must be {_describe(type(ref), f.name, False)}, got {value!r}"
-        if inner is None and f.name == "embed_dims" and not value:
-            inner = f"{name} must not be empty"
-        if inner is not None:
-            return inner
-    return None
-
-
-def _value_ok(value: object, want: type, field_name: str) -> bool:
-    """The type, and for numbers the sign: sizes are positive, other numbers non-negative."""
-    if not has_type(value, want):
-        return False
-    if want is int:
-        return value >= (0 if field_name in _MAY_BE_ZERO else 1)  # type: ignore[operator]
-    return want is not float or value >= 0  # type: ignore[operator]
-
-
-def _describe(want: type, field_name: str, plural: bool) -> str:
-    if want is int:
-        what = "non-negative integer" if field_name in _MAY_BE_ZERO else "positive integer"
-    else:
-        what = "non-negative number" if want is float else f"{want.__name__} value"
-    return f"{what}s" if plural else f"a {what}"
+    """Checked by the model's own config reader, the one that model files go through."""
+    try:
+        return ModelConfig.from_dict(d)
+    except ModelConfigError as e:
+        raise ModelError(f"{path}: metadata field 'model_config': {e}") from None
 
 
 def _statistics(

@@ -8,7 +8,6 @@ mirrored (and, for the pose descriptor, person-swapped) variants of every normal
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from skelprompt.clip import Clip
 from skelprompt.detector.config import DetectorConfig
@@ -16,6 +15,7 @@ from skelprompt.errors import ModelError
 from skelprompt.model.config import ModelConfig
 from skelprompt.model.features import extract_features
 from skelprompt.model.network import SkeletonTextModel
+from skelprompt.model.seeded import seeded
 from skelprompt.pose_descriptor import CANONICAL_FLIP, DESCRIPTOR_FRAMES, descriptor_variants, descriptors
 
 RANDOM_ENCODER_SEED = 0
@@ -41,8 +41,7 @@ def random_encoder(model_cfg: ModelConfig) -> SkeletonTextModel:
             "num_classes": 0,
         }
     )
-    torch.manual_seed(RANDOM_ENCODER_SEED)
-    return SkeletonTextModel(cfg).eval()
+    return seeded(lambda: SkeletonTextModel(cfg), RANDOM_ENCODER_SEED).eval()
 
 
 def source_features(

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from skelprompt.model.seeded import seeded
+
 
 class _GRUAutoencoder(nn.Module):
     def __init__(self, dim: int, hidden: int) -> None:
@@ -49,9 +51,9 @@ class SequenceAutoencoder:
         self.mu = x.reshape(-1, x.shape[-1]).mean(0)
         self.sd = x.reshape(-1, x.shape[-1]).std(0) + 1e-3
         xs = torch.from_numpy((x - self.mu) / self.sd)
-        g = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)
-        self.net = _GRUAutoencoder(x.shape[-1], self.hidden)
+        # the weights as torch.manual_seed(seed) would give them, the global generator untouched
+        self.net = seeded(lambda: _GRUAutoencoder(x.shape[-1], self.hidden), self.seed)
+        g = torch.Generator().manual_seed(self.seed)  # the batch order
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
         self.net.train()
         for _ in range(self.epochs):

@@ -4,7 +4,7 @@ alerts printed as they happen, one JSON line per window."""
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -20,6 +20,8 @@ from skelprompt.footage.scoring import ClipScorer, score_windows
 from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, FootageSettings
 from skelprompt.footage.video import FALLBACK_FPS
 from skelprompt.footage.windows import cut_windows
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from skelprompt.video.stream import FrameStream
@@ -167,4 +169,5 @@ def _on_source_timeline(w: WindowScore, clip: Clip) -> WindowScore:
 
 
 def stderr_echo(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """A progress line through logging (the CLI shows it on stderr)."""
+    log.info(msg)

@@ -29,6 +29,7 @@ from skelprompt.model.metadata import (
     read_safetensors_metadata,
 )
 from skelprompt.model.network import SkeletonTextModel
+from skelprompt.model.seeded import seeded
 
 __all__ = [
     "BUNDLED_MODEL", "MODEL_FORMAT", "MODEL_VERSION", "check_weight_shapes", "load_model", "load_tensors",
@@ -91,8 +92,7 @@ def untrained_model(preset: str = "small", seed: int = 0, **overrides: Any) -> S
     cfg = PRESETS[preset]
     if overrides:
         cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
-    torch.manual_seed(seed)
-    model = SkeletonTextModel(cfg)
+    model = seeded(lambda: SkeletonTextModel(cfg), seed)
     model.eval()
     model.provenance = {"untrained": True, "preset": preset, "seed": seed}
     return model

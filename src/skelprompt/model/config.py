@@ -12,8 +12,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from skelprompt.errors import ModelConfigError
-from skelprompt.io.fields import is_int, require_dict, require_int, require_list, require_real, require_str
-from skelprompt.model.text import TEXT_ENCODERS
+from skelprompt.io.fields import (
+    describe,
+    is_int,
+    is_real,
+    require_dict,
+    require_int,
+    require_list,
+    require_real,
+    require_str,
+)
+from skelprompt.model.text import TEXT_ENCODERS, unknown_text_encoder
 from skelprompt.points import PointConfig
 
 # Sane ranges; the presets use at most 5 layers of width 1024 and about 5 million weights.
@@ -97,10 +106,13 @@ def _check_fields(d: dict[str, Any]) -> None:
     where, err = "model config", ModelConfigError
     if "embed_dims" in d:
         dims = d["embed_dims"]
-        if not 1 <= len(dims) <= MAX_LAYERS or not all(is_int(v) and 1 <= v <= MAX_WIDTH for v in dims):
-            raise err(
-                f"{where}: embed_dims must be 1 to {MAX_LAYERS} integers in 1..{MAX_WIDTH}, got {list(dims)[:20]}"
-            )
+        rule = f"embed_dims must be 1 to {MAX_LAYERS} layer widths, each an integer in 1..{MAX_WIDTH}"
+        if not 1 <= len(dims) <= MAX_LAYERS:
+            raise err(f"{where}: {rule}; got {len(dims)} widths")
+        for i, v in enumerate(dims):
+            if not (is_int(v) and 1 <= v <= MAX_WIDTH):
+                why = "is too wide" if is_real(v) and v > MAX_WIDTH else "is not an allowed width"
+                raise err(f"{where}: embed_dims[{i}] = {describe(v)} {why}: {rule}")
     if "fourier_freqs" in d:
         if len(d["fourier_freqs"]) > MAX_FREQS:
             raise err(f"{where}: fourier_freqs has {len(d['fourier_freqs'])} entries; at most {MAX_FREQS}")
@@ -119,10 +131,7 @@ def _check_fields(d: dict[str, Any]) -> None:
     if "text_encoder" in d:
         name = require_str(d["text_encoder"], where, "text_encoder", err)
         if name not in TEXT_ENCODERS:
-            raise err(
-                f"{where}: unknown text encoder {name[:200]!r}; skelprompt loads only its known text "
-                f"encoders ({', '.join(sorted(TEXT_ENCODERS))})"
-            )
+            raise err(f"{where}: {unknown_text_encoder(name)}")
 
 
 def weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:

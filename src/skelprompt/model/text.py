@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Protocol
 
 import numpy as np
@@ -61,16 +61,18 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local folder (never from a hub)."""
 
     def __init__(self, name: str, path: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         self.name = name
+        # a local folder with local_files_only: no hub look-up, and no process-wide offline switch
+        load = partial(
+            SentenceTransformer, path, device="cpu", local_files_only=True, trust_remote_code=False
+        )
         if verbose():
-            self._model = SentenceTransformer(path, device="cpu")
+            self._model = load()
         else:
             with _quiet_loading():
-                self._model = SentenceTransformer(path, device="cpu")
+                self._model = load()
         self._cache: dict[str, np.ndarray] = {}
 
     @property
@@ -110,7 +112,17 @@ def get_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
     """Return the named text encoder (one of :data:`TEXT_ENCODERS`; no other name or folder)."""
     if TEXT_ENCODERS.get(name) == DEFAULT_TEXT_ENCODER:
         return SentenceTransformerEncoder(DEFAULT_TEXT_ENCODER, _minilm_path())
-    raise ModelError(
-        f"unknown text encoder {str(name)[:200]!r}; skelprompt loads only its known text encoders "
-        f"({', '.join(sorted(TEXT_ENCODERS))})"
+    raise ModelError(unknown_text_encoder(name))
+
+
+def unknown_text_encoder(name: object) -> str:
+    """The one-line error for a model config's ``text_encoder`` that names no known encoder."""
+    folder = (
+        " (a folder is never loaded: that would run its code)"
+        if "/" in str(name) or "\\" in str(name)
+        else ""
+    )
+    return (
+        f"text_encoder: unknown text encoder {str(name)[:200]!r}{folder}; skelprompt loads only its known "
+        f"text encoders ({', '.join(sorted(TEXT_ENCODERS))})"
     )

@@ -17,11 +17,11 @@ after epoch k continues exactly as the uninterrupted run would have.
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 import random
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ from skelprompt.pretrain.split import split_pool
 from skelprompt.pretrain.state import companion_paths, load_train_state, restart_resume, save_train_state
 from skelprompt.pretrain.synth_pairs import with_synthetic_pairs
 from skelprompt.pretrain.texts import RichTextBank, make_text_bank
+
+log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- pieces
 
@@ -139,17 +141,22 @@ def run_pretrain(
     device: str | None = None,
     stop_after: int | None = None,
     pyskl: PysklSpec | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
 ) -> tuple[SkeletonTextModel, dict[str, Any]]:
     """Pretrain and write ``out`` (+ companions); return the model and a summary dict.
 
     ``stop_after``: end this call after that many epochs (of the whole run) are done, e.g. for
     time-limited jobs; ``resume`` continues it with the same schedule, as a torchrun restart does
-    by itself. ``pyskl``: a PySKL file or shard folder streamed alongside the data sets."""
+    by itself. ``pyskl``: a PySKL file or shard folder streamed alongside the data sets.
+    ``on_epoch_end(epoch)`` (0-based) is called on every process once an epoch's files are
+    written and all processes have reached that point."""
     info = ddp.setup(device)
     if resume is None:
         resume = restart_resume(out)
     try:
-        return _run(cfg, Path(out), data_root, resume, command, progress, info, stop_after, pyskl)
+        return _run(
+            cfg, Path(out), data_root, resume, command, progress, info, stop_after, pyskl, on_epoch_end
+        )
     finally:
         ddp.cleanup(info)
 
@@ -190,6 +197,7 @@ def _run(
     info: ddp.DistInfo,
     stop_after: int | None = None,
     pyskl: PysklSpec | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
 ) -> tuple[SkeletonTextModel, dict[str, Any]]:
     t_start = time.time()
     if cfg.num_threads:
@@ -211,16 +219,17 @@ def _run(
         if run.start_epoch == 0 and run.log_path.exists():
             run.log_path.unlink()
         counts = run.pool.counts()
-        print(
+        log.info(
             f"pretraining on {len(run.train_idx)} clips ({len(run.val_idx)} held out) of {', '.join(f'{k} {v}' for k, v in counts.items())};"
-            f" {len(run.pool.class_names)} classes; {info.world_size} process(es); {cfg.epochs} epochs x {steps_per_epoch} steps",
-            file=sys.stderr,
+            f" {len(run.pool.class_names)} classes; {info.world_size} process(es); {cfg.epochs} epochs x {steps_per_epoch} steps"
         )
     last_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(run.start_epoch, last_epoch):
         t0 = time.time()
         rec = _train_epoch(run, net, epoch, steps_per_epoch * cfg.epochs, progress)
         _end_epoch(run, epoch, rec, time.time() - t0)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
     if run.best.state is not None:  # select == "best": hand back the kept epoch's weights
         model.load_state_dict(run.best.state)
     model.cpu().eval()
@@ -373,19 +382,7 @@ def _end_epoch(run: _Training, epoch: int, rec: dict[str, Any], dt: float) -> No
             msg += f", val top-1 {rec['val_top1']:.3f}, retrieval {rec['val_retrieval']:.3f}"
         if "selected_epoch" in rec:
             msg += f", kept epoch {rec['selected_epoch']}"
-        print(msg + f" ({dt:.0f} s, {rec['clips_per_s']:.0f} clips/s)", file=sys.stderr)
+        log.info(msg + f" ({dt:.0f} s, {rec['clips_per_s']:.0f} clips/s)")
     else:
         run.history.append(rec)
     ddp.barrier(info)
-    _test_fault(epoch)
-
-
-# Test-only fault injector: the process dies right after this (1-based) epoch, once (first
-# torchrun attempt only), so a restart test needs no race with a kill from outside.
-ENV_TEST_EXIT_AFTER_EPOCH = "SKELPROMPT_TEST_EXIT_AFTER_EPOCH"
-
-
-def _test_fault(epoch: int) -> None:
-    if os.environ.get(ENV_TEST_EXIT_AFTER_EPOCH) == str(epoch + 1):
-        if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0":
-            os._exit(17)

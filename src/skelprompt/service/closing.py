@@ -13,8 +13,8 @@ them ``open``, and the next start turns them ``interrupted``.
 
 from __future__ import annotations
 
+import logging
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +23,8 @@ from pathlib import Path
 from skelprompt.service.events import EventLog
 from skelprompt.service.evidence import TrackedFrame, write_evidence
 from skelprompt.service.store import AlertStore
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PENDING = 8  # closed alerts waiting for their clip; more are closed without one
 STOP_WAIT_S = 60.0  # how long stopping waits for the clips still waiting
@@ -64,10 +66,7 @@ class EvidenceWorker:
             self._queue.put_nowait(alert)
         except queue.Full:
             self.without_evidence += 1
-            print(
-                f"skelprompt serve: alert {alert.alert_id}: closed without a clip (encoder busy)",
-                file=sys.stderr,
-            )
+            log.warning(f"skelprompt serve: alert {alert.alert_id}: closed without a clip (encoder busy)")
             self._close(alert, None, None)
 
     def stop(self, timeout: float = STOP_WAIT_S) -> None:
@@ -87,7 +86,7 @@ class EvidenceWorker:
                         alert.threshold, alert.fps, alert.layout, alert.snapshot_time_s,
                     )  # fmt: skip
             except Exception as e:  # noqa: BLE001 - the alert is kept without its evidence
-                print(f"skelprompt serve: alert {alert.alert_id}: evidence not written: {e}", file=sys.stderr)
+                log.warning(f"skelprompt serve: alert {alert.alert_id}: evidence not written: {e}")
             self.seconds += time.perf_counter() - start
             self._close(alert, clip, snap)
 

@@ -9,8 +9,8 @@ or damaged) is read as far as it goes, with a one-line warning on stderr.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from skelprompt.errors import FileFormatError, SkelpromptError
+
+log = logging.getLogger(__name__)
 
 VideoSource = str | int | os.PathLike[str]
 
@@ -145,13 +147,10 @@ class VideoReader:
             return
         missing = self.frames_missing = max(0, expected - self._index)
         if missing > max(FRAME_COUNT_SLACK, self._index // 100):
-            from tqdm import tqdm  # clears any progress bar so the warning gets its own line
-
-            tqdm.write(
+            log.warning(
                 f"warning: {self.name}: the video ends after {self._index} of the "
                 f"{self._index + missing} frames its header announces (truncated or damaged file); "
-                "only the frames read are used",
-                file=sys.stderr,
+                "only the frames read are used"
             )
 
     def close(self) -> None:
