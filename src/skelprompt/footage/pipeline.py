@@ -97,6 +97,7 @@ class ScoredWindow(Generic[R]):
     row: WindowScore  # frames and seconds on the source's timeline
     scores: Scores  # the detector's, for the window and each person in it (threshold, prompts)
     frames: list[R]  # the window's frames
+    clip: Clip  # the window's tracked clip, as scored
 
 
 class FootageLoop(Generic[R]):
@@ -183,7 +184,7 @@ class FootageLoop(Generic[R]):
         first, last = window[0], window[-1]
         row.start_frame, row.end_frame = first.index, last.index + 1
         row.start_s, row.end_s = self.clock(first, last, self.fps)
-        return ScoredWindow(row, scores, window)
+        return ScoredWindow(row, scores, window, clip)
 
     def scored_windows(self, frames: Iterable[Frame], score: WindowScorer) -> Iterator[ScoredWindow[R]]:
         """The online loop: windows scored as the frames arrive (those with nobody skipped)."""

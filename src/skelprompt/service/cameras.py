@@ -5,7 +5,8 @@ alerts opened, grown and closed with their evidence.
 The loop is :class:`~skelprompt.footage.pipeline.FootageLoop`, the one live scoring and
 video files go through; the camera gives it its frames (sampled at ``pose_fps``), keeps each
 frame's JPEG with its skeletons for the evidence clip (:attr:`CameraPipeline.latest_frame` is
-the newest), times the stages, and handles each scored window in :meth:`CameraPipeline._on_window`.
+the newest), times the stages, and handles each scored window in :meth:`CameraPipeline._on_window`
+(after :attr:`CameraPipeline.window_hook`, when one is set).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from skelprompt.clip import Clip
 from skelprompt.footage.pipeline import FootageLoop, ScoredWindow, stream_clock
 from skelprompt.footage.results import WindowScore
 from skelprompt.footage.scoring import score_windows
@@ -60,10 +62,12 @@ class CameraPipeline:
         self.error: str | None = None
         self.source_fps: float | None = None
         self.last_window: dict[str, Any] | None = None
+        self.latest_frame: TrackedFrame | None = None  # the newest processed frame (the page's tile)
+        # called on each scored window (zones drop persons there); None: windows as scored
+        self.window_hook: Callable[[CameraPipeline, WindowScore, Clip], WindowScore] | None = None
         self._stop = threading.Event()
         self._stream: FrameStream | None = None
         self._backend: Any = None
-        self._loop: FootageLoop[TrackedFrame] | None = None
         self._best_prompt: str | None = None
         self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings, evidence)
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec.name}", daemon=True)
@@ -128,18 +132,16 @@ class CameraPipeline:
             self._backend, fps, self.settings.window_length_s, self.settings.window_stride_s,
             source=self.spec.name, img_shape=stream.size, record=alerts.tracked, record_stage="evidence frames",
             keep_s=MAX_CLIP_S + self.config.margin_s, clock=stream_clock, timer=self.stages.add,
-            on_frame=lambda _: self.counts.done(time.monotonic()),
+            on_frame=self._frame_done,
         )  # fmt: skip
-        self._loop = loop
         alerts.new_stream(stream_start, fps, loop.num_joints, loop.layout)
         self.counts.new_stream()
         for scored in loop.scored_windows(self._sampled(stream), self._score):
             self._on_window(scored, loop.frames)
 
-    @property
-    def latest_frame(self) -> TrackedFrame | None:
-        """The newest processed frame (its JPEG and tracked skeletons), None before the first."""
-        return self._loop.latest if self._loop is not None else None
+    def _frame_done(self, frame: TrackedFrame) -> None:
+        self.latest_frame = frame
+        self.counts.done(time.monotonic())
 
     def _score(self, windows: list[Window]) -> tuple[list[WindowScore], Scores | None]:
         """Score windows with the prompts of the moment (the best-matching one remembered)."""
@@ -157,6 +159,8 @@ class CameraPipeline:
         """A window scored: shown on the page, then grown into (or closing) an alert."""
         t = time.perf_counter()
         row, scores = scored.row, scored.scores
+        if self.window_hook is not None:
+            row = self.window_hook(self, row, scored.clip)
         self.counts.windows += 1
         self.last_window = {
             "time": time.time(), "start_s": row.start_s, "end_s": row.end_s, "anomaly": row.anomaly,
