@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from skelprompt.archive.job import CRASH_ENV, CRASH_MARKER_ENV
+from tests.crashing_cli import CRASH_ENV, CRASH_MARKER_ENV
 from tests.helpers import EXAMPLE_VIDEO, validate_result_json
 from tests.test_cli_errors import assert_one_clear_line, run_main
 
@@ -67,10 +67,13 @@ def archive(tmp_path_factory) -> SimpleNamespace:
 
 
 def _score(a: SimpleNamespace, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`skelprompt score` in a subprocess (its workers are processes of their own)."""
+    """`skelprompt score` in a subprocess (its workers are processes of their own); with
+    ``env`` naming a video to crash on, the test-only CLI whose workers die on it once."""
+    cli = "tests.crashing_cli" if env and CRASH_ENV in env else "skelprompt.cli"
     return subprocess.run(
-        [sys.executable, "-m", "skelprompt.cli", "score", *args, "--detector", a.det],
+        [sys.executable, "-m", cli, "score", *args, "--detector", a.det],
         capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+        cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
 
 

@@ -281,7 +281,7 @@ def _config(path, key: str, **changes: Any) -> str:
             {"k": "five"},
             "'detector_config': detector option k must be of type int, got 'five'",
         ),
-        ("detector_config", {"k": 0}, "'detector_config': k and pose_persons must be at least 1"),
+        ("detector_config", {"k": 0}, "'detector_config': k must be at least 1, got 0"),
         ("detector_config", {"symmetric": "yes"}, "detector option symmetric must be of type bool"),
         ("detector_config", {"ood": "lof"}, "'detector_config': unknown OoD method 'lof'"),
         ("detector_config", {"colour": "red"}, r"'detector_config' has unknown options \['colour'\]"),

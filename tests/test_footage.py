@@ -238,8 +238,8 @@ class RecordedStream:
 
 def test_live_windows_span_the_real_frames_when_frames_drop(sbu_detector, tmp_path) -> None:
     pytest.importorskip("ai_edge_litert")
-    from skelprompt.footage import FootageSettings, score_live
-    from skelprompt.footage.live import stream_windows
+    from skelprompt.footage import FootageLoop, FootageSettings, TrackedPeople, score_live
+    from skelprompt.video.pose import get_backend
     from skelprompt.video.stream import FrameStream
 
     length = 3  # frames: 0.3 s at the example's 10 fps; stride 0.1 s = 1 frame
@@ -247,10 +247,15 @@ def test_live_windows_span_the_real_frames_when_frames_drop(sbu_detector, tmp_pa
     # drop however fast the machine is, and start-up (pose model loading) has seconds of slack
     with FrameStream(EXAMPLE_VIDEO, maxsize=4, realtime=True, speed=2.0) as stream:
         rec = RecordedStream(stream, delay=0.1)
+        loop: FootageLoop[TrackedPeople] = FootageLoop(
+            get_backend(input_size=256), stream.fps, 0.3, 0.1, img_shape=stream.size
+        )
         spans = []
-        for clip in stream_windows(rec, 256, 0.3, 0.1):  # type: ignore[arg-type]
+        for window in loop.windows(rec):
             taken = rec.indices[-length:]  # the window's frames: the last ones taken
-            spans.append((clip.start_frame, clip.meta["end_frame"], taken[0], taken[-1] + 1))
+            clip = loop.window_clip(window)
+            assert clip is not None and clip.start_frame == window[0].index
+            spans.append((window[0].index, window[-1].index + 1, taken[0], taken[-1] + 1))
     assert stream.dropped > 0 and len(spans) >= 2
     for start, end, first, past_last in spans:
         assert (start, end) == (first, past_last)

@@ -1,12 +1,11 @@
-"""What a worker does with one video: pose, tracking, windows and scores, as the JSON entry
-that ``skelprompt score --json`` writes for a video. The detector and the pose model are
+"""What a worker does with one video: pose, tracking, windows and scores (the same
+:func:`~skelprompt.footage.video.score_video` as ``skelprompt score`` on one video), as the JSON
+entry that ``skelprompt score --json`` writes for a video. The detector and the pose model are
 loaded once per worker process and reused for every video it scores."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skelprompt.footage.results import finite_json
@@ -15,12 +14,6 @@ from skelprompt.footage.sources import FootageSettings
 if TYPE_CHECKING:
     from skelprompt.detector import Detector
     from skelprompt.video.pose import PoseBackend
-
-# Test-only fault injector: a worker that is about to score the video named in CRASH_ENV
-# exits at once (as a killed process would), the first time only: it records that in the
-# marker file named in CRASH_MARKER_ENV, so that the retry succeeds.
-CRASH_ENV = "SKELPROMPT_TEST_CRASH_ON"
-CRASH_MARKER_ENV = "SKELPROMPT_TEST_CRASH_MARKER"
 
 
 @dataclass(frozen=True)
@@ -65,16 +58,13 @@ def score_entry(job: ScoreJob, video: str) -> dict[str, Any]:
     ``{"source", "error"}`` when it cannot be scored (unreadable, nobody in it, ...): one bad
     video does not end an archive run."""
     from skelprompt.errors import SkelpromptError
-    from skelprompt.footage.scoring import score_video_clip
-    from skelprompt.video.track_video import extract_clip
+    from skelprompt.footage.video import score_video
 
     det, pose = _detector_and_pose(job)
-    _crash_once_if_asked(video)
     try:
-        clip = extract_clip(video, backend=pose, progress=False)
-        result = score_video_clip(
-            det, clip, list(job.prompts), list(job.normal_prompts),
-            job.settings.window_length_s, job.settings.window_stride_s, job.false_alarm_rate,
+        result = score_video(
+            det, video, job.settings, list(job.prompts), list(job.normal_prompts), job.false_alarm_rate,
+            backend=pose, progress=False,
         )  # fmt: skip
     except SkelpromptError as e:
         return error_entry(video, str(e))
@@ -86,10 +76,3 @@ def score_entry(job: ScoreJob, video: str) -> dict[str, Any]:
 def error_entry(video: str, message: str, attempts: int = 1) -> dict[str, Any]:
     """The entry of a video that could not be scored."""
     return {"source": video, "error": message, "attempts": attempts}
-
-
-def _crash_once_if_asked(video: str) -> None:
-    name, marker = os.environ.get(CRASH_ENV), os.environ.get(CRASH_MARKER_ENV)
-    if name and marker and Path(video).name == name and not Path(marker).exists():
-        Path(marker).write_text(video)
-        os._exit(3)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from skelprompt.commands.common import Output, check_outputs, choose_model, read_clip_inputs
+from skelprompt.commands.config_options import config_options
 from skelprompt.commands.options import (
     InputSize,
     Layout,
@@ -16,96 +17,28 @@ from skelprompt.commands.options import (
     TrustPickle,
     WindowLength,
     WindowStride,
-    detector_option,
     non_negative,
 )
 from skelprompt.detector import DetectorConfig
-from skelprompt.detector.config import PROMPT_EVIDENCES, normal_clips_needed, too_few_normal_clips
-from skelprompt.detector.scorers import scorer_names
+from skelprompt.detector.config import normal_clips_needed, too_few_normal_clips
 from skelprompt.errors import SkelpromptError
 from skelprompt.footage.sources import DEFAULT_POSE_BACKEND, DEFAULT_POSE_INPUT_SIZE, FootageSettings
 from skelprompt.footage.video import NormalFootage
 from skelprompt.footage.windows import DEFAULT_LENGTH_S, DEFAULT_STRIDE_S
-from skelprompt.scoring import COMBINES, PROMPT_GUARDS
 
 console = Console()
 
-# the detector options' defaults are the DetectorConfig's own, so the two cannot drift apart
-_DEFAULTS = DetectorConfig()
 DEFAULT_FALSE_ALARMS_PER_HOUR = 1.0
 
 
+@config_options(DetectorConfig, into="detector_options")
 def fit(
     normal: Annotated[list[str], typer.Argument(help="Clip files or folders of normal footage.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the detector (.safetensors).")],
     model: Annotated[str | None, typer.Option(help="Model file; default: the bundled model.")] = None,
     untrained: Annotated[bool, typer.Option(help="Use a randomly initialised encoder (control).")] = False,
-    ood: Annotated[
-        str, typer.Option(help=f"OoD score: {', '.join(scorer_names())}.", callback=detector_option("ood"))
-    ] = _DEFAULTS.ood,
-    k: Annotated[
-        int, typer.Option(help="Neighbours for the k-NN OoD score.", callback=detector_option("k"))
-    ] = _DEFAULTS.k,
-    ood_features: Annotated[
-        str,
-        typer.Option(
-            help="What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained encoder), random (random encoder).",
-            callback=detector_option("ood_features"),
-        ),
-    ] = _DEFAULTS.ood_features,
-    symmetric: Annotated[
-        bool,
-        typer.Option(help="Add mirrored (and person-swapped) copies of the normal clips to the normal set."),
-    ] = _DEFAULTS.symmetric,
-    bank_size: Annotated[
-        int,
-        typer.Option(
-            help="Most normal rows kept in the k-NN memory bank per OoD source (a clip and its mirrored "
-            "copies are rows); more are reduced to a k-center coreset. 0: keep all (exact).",
-            callback=detector_option("bank_size"),
-        ),
-    ] = _DEFAULTS.bank_size,
-    prompt_weight: Annotated[
-        float,
-        typer.Option(
-            help="Weight of the prompt score against the OoD score.",
-            callback=detector_option("prompt_weight"),
-        ),
-    ] = _DEFAULTS.prompt_weight,
-    normal_weight: Annotated[
-        float,
-        typer.Option(
-            help="Weight of normal prompts when anomaly prompts are given too.",
-            callback=detector_option("normal_weight"),
-        ),
-    ] = _DEFAULTS.normal_weight,
-    combine: Annotated[
-        str,
-        typer.Option(
-            help=f"How OoD and prompt combine: {', '.join(COMBINES)}.", callback=detector_option("combine")
-        ),
-    ] = _DEFAULTS.combine,
-    prompt_evidence: Annotated[
-        str,
-        typer.Option(
-            help=f"Prompt evidence: {', '.join(PROMPT_EVIDENCES)} (softmax against normal anchors; cosine: the paper's).",
-            callback=detector_option("prompt_evidence"),
-        ),
-    ] = _DEFAULTS.prompt_evidence,
-    prompt_guard: Annotated[
-        str,
-        typer.Option(
-            help=f"What of the prompt term adds to the OoD score: {', '.join(PROMPT_GUARDS)}.",
-            callback=detector_option("prompt_guard"),
-        ),
-    ] = _DEFAULTS.prompt_guard,
-    false_alarm_rate: Annotated[
-        float,
-        typer.Option(
-            help="Fraction of normal clips allowed above the threshold.",
-            callback=detector_option("false_alarm_rate"),
-        ),
-    ] = _DEFAULTS.false_alarm_rate,
+    *,
+    detector_options: dict[str, Any],  # one option per DetectorConfig field (config_options)
     false_alarms_per_hour: Annotated[
         float,
         typer.Option(
@@ -136,17 +69,14 @@ def fit(
         raise SkelpromptError(f"{', '.join(normal)}: no clip files or videos found")
     clips = read_clip_inputs(others, trust_pickle, layout) if others else []
     footage = None
+    false_alarm_rate = detector_options["false_alarm_rate"]
     if videos:
         settings = FootageSettings(window_length, window_stride, input_size, pose_backend)
         footage = normal_footage(videos, settings, false_alarms_per_hour)
         clips += footage.clips
         false_alarm_rate = footage.false_alarm_rate
     try:  # each option was checked alone when parsed; this checks them together
-        cfg = DetectorConfig(
-            ood=ood, k=k, ood_features=ood_features, symmetric=symmetric, bank_size=bank_size, combine=combine,
-            prompt_weight=prompt_weight, normal_weight=normal_weight, false_alarm_rate=false_alarm_rate,
-            prompt_evidence=prompt_evidence, prompt_guard=prompt_guard,
-        )  # fmt: skip
+        cfg = DetectorConfig(**{**detector_options, "false_alarm_rate": false_alarm_rate})
     except ValueError as e:
         raise SkelpromptError(f"detector options: {e}") from None
     det = Detector(encoder, cfg)

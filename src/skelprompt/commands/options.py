@@ -50,19 +50,15 @@ def pose_input_size(value: int | None) -> int | None:
 
 
 def detector_option(field: str) -> Callable[[Any], Any]:
-    """A check of an option that sets the DetectorConfig field ``field``: the config's own
-    check, so the command line and the library accept the same values."""
+    """A check of an option that sets the DetectorConfig field ``field`` (for commands that
+    declare it themselves, e.g. `score --false-alarm-rate`): the config's own check, so the
+    command line and the library accept the same values."""
 
     def check(value: Any) -> Any:
-        if value is None:
-            return value
+        from skelprompt.commands.config_options import value_check
         from skelprompt.detector import DetectorConfig
 
-        try:
-            DetectorConfig(**{field: value})
-        except ValueError as e:
-            raise typer.BadParameter(str(e)) from None
-        return value
+        return value_check(DetectorConfig, field)(value)
 
     return check
 

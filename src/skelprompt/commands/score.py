@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,18 +27,12 @@ from skelprompt.commands.score_archive import (
     Retries,
     Workers,
     is_archive_run,
-    score_archive_command,
+    score_archive_mode,
 )
+from skelprompt.commands.score_request import READ_SUFFIXES, ScoreRequest
 from skelprompt.errors import SkelpromptError
-from skelprompt.footage.sources import VIDEO_SUFFIXES
-from skelprompt.io import CLIP_SUFFIXES
-
-if TYPE_CHECKING:
-    from skelprompt.detector import Detector
-    from skelprompt.footage import FootageSettings
 
 console = Console()
-_READ_SUFFIXES = CLIP_SUFFIXES + VIDEO_SUFFIXES  # what score reads from a folder
 INPUTS_HELP = (
     "Clip files (or folders of them), video files, or a live source: webcam index or URL. "
     "With --workers or --ray: video files, folders of videos, @LIST (a file, one path a line)."
@@ -104,36 +98,36 @@ def score(
     persons (who); a webcam index, URL or --live file is scored as it plays, alerts printed.
     --workers N or --ray score many videos at once (exit code 1 when one could not be scored).
     """
-    from skelprompt.commands.tables import clip_table
-    from skelprompt.detector import Detector
-    from skelprompt.footage import FootageSettings, score_clips, to_json
-    from skelprompt.model import load_model
-
+    request = ScoreRequest(
+        inputs, detector, model, prompt, normal_prompt, false_alarm_rate,
+        window_length, window_stride, input_size, pose_backend,
+    )  # fmt: skip
     if is_archive_run(inputs, workers, ray):
-        raise typer.Exit(score_archive_command(
-            inputs, detector, prompt, normal_prompt, (json_out, jsonl), model, false_alarm_rate,
-            (window_length, window_stride, input_size, pose_backend), (workers, ray, retries),
-            {"--render": render, "--plot": plot, "--live": live, "--max-frames": max_frames},
-        ))  # fmt: skip
+        refused = {"--render": render, "--plot": plot, "--live": live, "--max-frames": max_frames}
+        raise typer.Exit(score_archive_mode(request, json_out, jsonl, workers, ray, retries, refused))
     kind = _input_kind(inputs, live)
     _check_before_work(kind, inputs, [detector, model], json_out, render, plot, jsonl, max_frames)
-    det = Detector.load(detector, expect_model=load_model(model) if model else None)
-    if false_alarm_rate is not None:
-        _warn_if_too_few(det, false_alarm_rate)
-    settings = FootageSettings.of_detector(det.info, window_length, window_stride, input_size, pose_backend)
     if kind == "live":
-        _score_live(det, inputs, settings, prompt, normal_prompt, false_alarm_rate, jsonl, max_frames)
-        return
-    if kind == "video":
-        _score_videos(
-            det, detector, inputs, settings, prompt, normal_prompt, false_alarm_rate, json_out, render, plot
-        )
-        return
-    clips = read_clip_inputs(inputs, trust_pickle, layout)
-    result = score_clips(det, clips, prompt, normal_prompt, false_alarm_rate)
+        score_live_mode(request, jsonl, max_frames)
+    elif kind == "video":
+        score_video_mode(request, json_out, render, plot)
+    else:
+        score_clip_mode(request, json_out, top, trust_pickle, layout)
+
+
+def score_clip_mode(
+    request: ScoreRequest, json_out: Path | None, top: int, trust_pickle: bool, layout: str
+) -> None:
+    """Clip files: one ranked row per clip."""
+    from skelprompt.commands.tables import clip_table
+    from skelprompt.footage import score_clips, to_json
+
+    det = request.load_detector()
+    clips = read_clip_inputs(request.inputs, trust_pickle, layout)
+    result = score_clips(det, clips, request.prompts, request.normal_prompts, request.false_alarm_rate)
     console.print(clip_table(result, top))
     if json_out:
-        write_json(json_out, to_json(result, det, detector))
+        write_json(json_out, to_json(result, det, request.detector))
         console.print(f"scores -> [bold]{json_out}[/bold]")
 
 
@@ -184,7 +178,7 @@ def _check_before_work(
     check_outputs(
         [Output("--json", json_out), Output("--plot", plot, ".png"), Output("--render", render, ".mp4"),
          Output("--jsonl", jsonl)],
-        [*inputs, *files], read_suffixes=_READ_SUFFIXES,
+        [*inputs, *files], read_suffixes=READ_SUFFIXES,
     )  # fmt: skip
 
 
@@ -196,32 +190,17 @@ def _check_options_fit(kind: str, given: Mapping[str, object]) -> None:
             raise SkelpromptError(f"{option} is for {' or '.join(users)}, not for {_KIND_NAMES[kind]}")
 
 
-def _warn_if_too_few(det: Detector, false_alarm_rate: float) -> None:
-    from skelprompt.detector.config import too_few_normal_clips
-    from skelprompt.footage.results import normal_clip_count
-
-    warning = too_few_normal_clips(normal_clip_count(det) or 0, false_alarm_rate)
-    if warning:
-        typer.echo(f"warning: --false-alarm-rate {false_alarm_rate:g}: {warning}", err=True)
-
-
-def _score_live(
-    det: Detector,
-    sources: list[str],
-    settings: FootageSettings,
-    prompts: list[str] | None,
-    normal_prompts: list[str] | None,
-    false_alarm_rate: float | None,
-    jsonl: Path | None,
-    max_frames: int | None,
-) -> None:
+def score_live_mode(request: ScoreRequest, jsonl: Path | None, max_frames: int | None) -> None:
+    """Webcams, URLs and --live files: scored as they play, alerts printed as they happen."""
     from skelprompt.footage import is_stream, score_live
     from skelprompt.footage.live import stderr_echo
 
-    for src in sources:
+    det = request.load_detector()
+    settings = request.settings(det)
+    for src in request.inputs:
         s = score_live(
-            det, src, settings, prompts, normal_prompts, jsonl, max_frames,
-            realtime=not is_stream(src), echo=stderr_echo, false_alarm_rate=false_alarm_rate,
+            det, src, settings, request.prompts, request.normal_prompts, jsonl, max_frames,
+            realtime=not is_stream(src), echo=stderr_echo, false_alarm_rate=request.false_alarm_rate,
         )  # fmt: skip
         console.print(
             f"{s.source}: {s.windows} windows, {s.alerts} alerts, {s.frames_read} frames read, "
@@ -229,26 +208,21 @@ def _score_live(
         )
 
 
-def _score_videos(
-    det: Detector,
-    detector_path: Path,
-    videos: list[str],
-    settings: FootageSettings,
-    prompts: list[str] | None,
-    normal_prompts: list[str] | None,
-    false_alarm_rate: float | None,
-    json_out: Path | None,
-    render: Path | None,
-    plot: Path | None,
+def score_video_mode(
+    request: ScoreRequest, json_out: Path | None, render: Path | None, plot: Path | None
 ) -> None:
+    """Video files: windows (when) and tracked persons (who), alert spans; pictures for one video."""
     from skelprompt.commands.tables import alert_span_table, window_table
     from skelprompt.footage import score_video, to_json
 
+    det = request.load_detector()
+    settings = request.settings(det)
+    videos = request.inputs
     one = len(videos) == 1  # pictures for a single video only (score() checks)
     results = []
     for video in videos:
         res = score_video(
-            det, video, settings, prompts, normal_prompts, false_alarm_rate,
+            det, video, settings, request.prompts, request.normal_prompts, request.false_alarm_rate,
             render if one else None, plot if one else None,
         )  # fmt: skip
         results.append(res)
@@ -262,7 +236,7 @@ def _score_videos(
             if one and path:
                 console.print(f"{what} -> [bold]{path}[/bold]")
     if json_out:
-        write_json(json_out, to_json(results if len(results) > 1 else results[0], det, detector_path))
+        write_json(json_out, to_json(results if len(results) > 1 else results[0], det, request.detector))
         console.print(f"scores -> [bold]{json_out}[/bold]")
 
 

@@ -3,11 +3,13 @@ processes or a Ray cluster, into one JSON and/or a resumable JSONL."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from skelprompt.commands.score_request import READ_SUFFIXES, ScoreRequest
 from skelprompt.errors import SkelpromptError
 
 RETRIES = 2  # a video whose worker dies is tried this many more times
@@ -44,57 +46,41 @@ def is_archive_run(inputs: list[str], workers: int | None, ray: str | None) -> b
     return workers is not None or ray is not None or any(i.startswith("@") for i in inputs)
 
 
-FootageOverrides = tuple[float | None, float | None, int | None, str | None]  # length, stride, size, backend
-
-
-def score_archive_command(
-    inputs: list[str],
-    detector: Path,
-    prompts: list[str] | None,
-    normal_prompts: list[str] | None,
-    outputs: tuple[Path | None, Path | None],
-    model: str | None,
-    false_alarm_rate: float | None,
-    footage: FootageOverrides,
-    engine: tuple[int | None, str | None, int],
-    refused: dict[str, object],
+def score_archive_mode(
+    request: ScoreRequest,
+    json_out: Path | None,
+    jsonl: Path | None,
+    workers: int | None,
+    ray: str | None,
+    retries: int,
+    refused: Mapping[str, object],
 ) -> int:
     """Run the archive and print its summary; returns the exit code: 1 when a video failed.
-    ``outputs``: (--json, --jsonl); ``engine``: (--workers, --ray, --retries); ``refused``:
-    the options given that an archive does not take."""
+    ``refused``: the options given that an archive does not take."""
     from skelprompt.archive import ScoreJob, archive_videos, score_archive
     from skelprompt.commands.common import Output, check_outputs
-    from skelprompt.commands.score import _READ_SUFFIXES, _warn_if_too_few
-    from skelprompt.detector import Detector
-    from skelprompt.footage import FootageSettings
     from skelprompt.footage.results import result_head
-    from skelprompt.model import load_model
 
     for option, value in refused.items():
         if value:
             raise SkelpromptError(f"{option} is for one video scored without --workers, --ray or @LIST")
-    videos = archive_videos(inputs)
-    json_out, jsonl = outputs
-    lists = [i[1:] for i in inputs if i.startswith("@")]
+    videos = archive_videos(request.inputs)
+    lists = [i[1:] for i in request.inputs if i.startswith("@")]
     check_outputs(
         [Output("--json", json_out), Output("--jsonl", jsonl)],
-        [*videos, *lists, detector, model],
-        read_suffixes=_READ_SUFFIXES,
+        [*videos, *lists, request.detector, request.model],
+        read_suffixes=READ_SUFFIXES,
     )
-    det = Detector.load(detector, expect_model=load_model(model) if model else None)
-    if false_alarm_rate is not None:
-        _warn_if_too_few(det, false_alarm_rate)
-    settings = FootageSettings.of_detector(det.info, *footage)
+    det = request.load_detector()
     job = ScoreJob(
-        str(detector.absolute()),
-        settings,
-        tuple(prompts or ()),
-        tuple(normal_prompts or ()),
-        false_alarm_rate,
+        str(request.detector.absolute()),
+        request.settings(det),
+        tuple(request.prompts or ()),
+        tuple(request.normal_prompts or ()),
+        request.false_alarm_rate,
     )
-    workers, ray, retries = engine
     summary = score_archive(
-        job, result_head(det, detector), videos, workers or 1, ray, retries, jsonl, json_out
+        job, result_head(det, request.detector), videos, workers or 1, ray, retries, jsonl, json_out
     )
     typer.echo(
         f"{summary.videos} videos: {summary.scored} scored, {summary.failed} failed, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -17,46 +17,82 @@ OOD_SOURCES = ("model", "random", "pose")
 # "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
 PROMPT_EVIDENCES = ("cosine", "softmax")
 MIN_BANK_SIZE = 16  # a smaller coreset leaves too few neighbours once a clip's own rows are skipped
-# options that only change how fitted statistics are turned into scores
-SCORE_TIME_FIELDS = (
-    "combine",
-    "prompt_evidence",
-    "prompt_ensemble",
-    "prompt_guard",
-    "prompt_weight",
-    "normal_weight",
-    "calibration_percentile",
-    "false_alarm_rate",
-)
+
+
+def option(default: Any, help: str, **checks: Any) -> Any:
+    """A DetectorConfig field: its default, the help of its command-line option and its checks
+    (``min``/``max`` inclusive bounds, ``below`` an exclusive upper bound, ``choices`` a tuple
+    of names or a function giving them, ``score_time`` True when it may change after fitting).
+    `skelprompt fit` makes one option of each field from these (commands/detector_options.py)."""
+    return field(default=default, metadata={"help": help, **checks})
 
 
 @dataclass
 class DetectorConfig:
-    ood: str = "knn"  # a registered OoD scorer: "knn" | "mahalanobis" (the paper's) | ...
-    k: int = 5
-    # what the OoD distance is measured on, "+"-joined: "model" (F of the model, the paper's),
-    # "random" (F of a fixed randomly initialised encoder), "pose" (the raw-pose descriptor);
-    # several sources add their standardised distances
-    ood_features: str = "pose+model"  # the default measured best over the benchmarks (README)
-    pose_persons: int = 2  # persons kept in the raw-pose descriptor
-    pose_order_by_x: bool = True  # sort persons left to right per frame: immune to track-id switches
-    # add the left/right mirror (and, for the pose descriptor, the person-swapped) versions of
-    # every normal clip to the normal set: normal footage can show any actor on either side
-    symmetric: bool = True
-    normalize_features: bool = True  # L2-normalise encoder features before distances
-    # most rows kept in the k-NN memory bank per OoD source (every variant of a clip is a
-    # row); a larger normal set is reduced to a greedy k-center coreset of this size, as
-    # PatchCore does. 0 keeps every row (exact). The default keeps small sets exact and holds
-    # memory and time within the README's measured figures for long footage.
-    bank_size: int = 20_000
-    combine: str = "sum"  # "sum" | "paper" | "ood" | "prompt"
-    prompt_evidence: str = "softmax"  # PROMPT_EVIDENCES; measured best (README, prompt evidence)
-    prompt_ensemble: bool = True  # embed each prompt as the mean of its templated phrasings
-    prompt_guard: str = "floor"  # PROMPT_GUARDS: what of the standardised prompt term "sum" adds
-    prompt_weight: float = 0.25  # weight of the standardised prompt score in "sum"
-    normal_weight: float = 0.5  # weight of the normal prompts when both kinds are given
-    calibration_percentile: float = 99.0
-    false_alarm_rate: float = 0.01
+    # a registered OoD scorer; the paper's is mahalanobis
+    ood: str = option("knn", "OoD score: {choices}.", choices=scorer_names, what="OoD method")
+    k: int = option(5, "Neighbours for the k-NN OoD score.", min=1)
+    # several sources add their standardised distances; the default measured best (README)
+    ood_features: str = option(
+        "pose+model",
+        "What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained "
+        "encoder), random (random encoder).",
+    )
+    pose_persons: int = option(2, "Persons kept in the raw-pose descriptor.", min=1)
+    # immune to track-id switches
+    pose_order_by_x: bool = option(True, "Sort persons left to right per frame in the raw-pose descriptor.")
+    # normal footage can show any actor on either side
+    symmetric: bool = option(
+        True, "Add mirrored (and person-swapped) copies of the normal clips to the normal set."
+    )
+    normalize_features: bool = option(True, "L2-normalise encoder features before distances.")
+    # a larger normal set is reduced to a greedy k-center coreset, as PatchCore does; the
+    # default keeps small sets exact and holds memory and time within the README's measured
+    # figures for long footage
+    bank_size: int = option(
+        20_000,
+        "Most normal rows kept in the k-NN memory bank per OoD source (a clip and its mirrored "
+        f"copies are rows); more are reduced to a k-center coreset. 0: keep all (exact), else at "
+        f"least {MIN_BANK_SIZE}.",
+    )
+    combine: str = option(
+        "sum",
+        "How OoD and prompt combine: {choices}.",
+        choices=COMBINES,
+        what="combine method",
+        score_time=True,
+    )
+    prompt_evidence: str = option(  # measured best: softmax (README, prompt evidence)
+        "softmax",
+        "Prompt evidence: {choices} (softmax against normal anchors; cosine: the paper's).",
+        choices=PROMPT_EVIDENCES,
+        what="prompt evidence",
+        score_time=True,
+    )
+    prompt_ensemble: bool = option(
+        True, "Embed each prompt as the mean of its templated phrasings.", score_time=True
+    )
+    prompt_guard: str = option(
+        "floor",
+        "What of the prompt term adds to the OoD score: {choices}.",
+        choices=PROMPT_GUARDS,
+        what="prompt guard",
+        score_time=True,
+    )
+    prompt_weight: float = option(0.25, "Weight of the prompt score against the OoD score.", score_time=True)
+    normal_weight: float = option(
+        0.5, "Weight of normal prompts when anomaly prompts are given too.", score_time=True
+    )
+    calibration_percentile: float = option(
+        99.0,
+        "Percentile of the normal scores that calibrated scores are measured against.",
+        min=0.0,
+        max=100.0,
+        score_time=True,
+    )
+    false_alarm_rate: float = option(
+        0.01, "Fraction of normal clips allowed above the threshold.", min=0.0, below=1.0, score_time=True
+    )
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -64,31 +100,19 @@ class DetectorConfig:
 
     def __post_init__(self) -> None:
         self._check_types()
-        if self.ood not in SCORERS:
-            raise ValueError(f"unknown OoD method {self.ood!r}; choose from {scorer_names()}")
         bad = [x for x in self.sources if x not in OOD_SOURCES] or len(set(self.sources)) != len(self.sources)
         if bad:
             raise ValueError(
                 f"bad ood_features {self.ood_features!r}: '+'-join distinct names of {OOD_SOURCES}"
             )
-        if self.combine not in COMBINES:
-            raise ValueError(f"unknown combine method {self.combine!r}; choose from {COMBINES}")
-        if self.prompt_evidence not in PROMPT_EVIDENCES:
-            raise ValueError(
-                f"unknown prompt evidence {self.prompt_evidence!r}; choose from {PROMPT_EVIDENCES}"
-            )
-        if self.prompt_guard not in PROMPT_GUARDS:
-            raise ValueError(f"unknown prompt guard {self.prompt_guard!r}; choose from {PROMPT_GUARDS}")
-        if self.k < 1 or self.pose_persons < 1:
-            raise ValueError(f"k and pose_persons must be at least 1, got {self.k} and {self.pose_persons}")
         if self.bank_size != 0 and self.bank_size < MIN_BANK_SIZE:
             raise ValueError(
                 f"bank_size must be 0 (keep every normal row) or at least {MIN_BANK_SIZE}, got {self.bank_size}"
             )
-        if not 0.0 <= self.calibration_percentile <= 100.0:
-            raise ValueError(f"calibration_percentile must be in [0, 100], got {self.calibration_percentile}")
-        if not 0.0 <= self.false_alarm_rate < 1.0:
-            raise ValueError(f"false_alarm_rate must be in [0, 1), got {self.false_alarm_rate}")
+        for f in fields(self):
+            problem = field_problem(f, getattr(self, f.name))
+            if problem:
+                raise ValueError(problem)
 
     def _check_types(self) -> None:
         """Each field has its default's type; configs also come from JSON in detector files."""
@@ -121,6 +145,42 @@ LEGACY_PROMPT_OPTIONS: dict[str, Any] = {
     "prompt_ensemble": False,
     "prompt_guard": "none",
 }
+
+
+SCORE_TIME_FIELDS = tuple(f.name for f in fields(DetectorConfig) if f.metadata.get("score_time"))
+
+
+def choices_of(f: Field[Any]) -> tuple[str, ...] | None:
+    """The names a field accepts, when it declares them (a registry's are read when asked)."""
+    choices = f.metadata.get("choices")
+    return tuple(choices() if callable(choices) else choices) if choices is not None else None
+
+
+def range_text(f: Field[Any]) -> str | None:
+    """The values a numeric field accepts, in words ("at least 1", "in [0, 1)"), or None."""
+    lo, hi, below = (f.metadata.get(k) for k in ("min", "max", "below"))
+    if lo is not None and (hi is not None or below is not None):
+        return f"in [{lo:g}, {hi:g}]" if hi is not None else f"in [{lo:g}, {below:g})"
+    if lo is not None:
+        return f"at least {lo:g}"
+    if hi is not None:
+        return f"at most {hi:g}"
+    return f"below {below:g}" if below is not None else None
+
+
+def field_problem(f: Field[Any], value: Any) -> str | None:
+    """What is wrong with ``value`` for the field ``f`` by its declared choices and range, or None."""
+    choices = choices_of(f)
+    if choices is not None and value not in choices:
+        return f"unknown {f.metadata.get('what', f.name)} {value!r}; choose from {choices}"
+    lo, hi, below = (f.metadata.get(k) for k in ("min", "max", "below"))
+    if (
+        (lo is not None and value < lo)
+        or (hi is not None and value > hi)
+        or (below is not None and value >= below)
+    ):
+        return f"{f.name} must be {range_text(f)}, got {value}"
+    return None
 
 
 def normal_clips_needed(false_alarm_rate: float) -> int:

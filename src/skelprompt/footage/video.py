@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from skelprompt.clip import Clip
+from skelprompt.footage.pipeline import FootageLoop, TrackedPeople
 from skelprompt.footage.results import VideoResult
-from skelprompt.footage.scoring import ClipScorer, person_frame_scores, scene_frame_scores, score_video_clip
+from skelprompt.footage.scoring import ClipScorer, person_frame_scores, scene_frame_scores
 from skelprompt.footage.sources import FootageSettings, extract
-from skelprompt.footage.windows import normal_windows
+from skelprompt.footage.windows import FALLBACK_FPS, normal_windows
 
-FALLBACK_FPS = 25.0  # for a clip whose frame rate is unknown
+if TYPE_CHECKING:
+    from skelprompt.video.pose import PoseBackend
+
 MAX_FALSE_ALARM_RATE = 0.5
 
 
@@ -60,14 +63,21 @@ def score_video(
     false_alarm_rate: float | None = None,
     render: Path | None = None,
     plot: Path | None = None,
+    backend: PoseBackend | None = None,
+    progress: bool = True,
 ) -> VideoResult:
-    """Pose, tracking, windows and scores for one video file; with ``render`` and ``plot``,
-    also the video with the scores drawn and the score over time."""
-    clip = extract(video, settings)
-    result = score_video_clip(
-        detector, clip, prompts, normal_prompts,
-        settings.window_length_s, settings.window_stride_s, false_alarm_rate,
-    )  # fmt: skip
+    """Pose, tracking, windows and scores for one video file (the offline
+    :class:`~skelprompt.footage.pipeline.FootageLoop`); with ``render`` and ``plot``, also the
+    video with the scores drawn and the score over time. ``backend``: a pose model already
+    loaded (default: the one ``settings`` name)."""
+    from skelprompt.video.pose import get_backend
+
+    if backend is None:
+        backend = get_backend(settings.pose_backend, input_size=settings.pose_input_size)
+    loop: FootageLoop[TrackedPeople] = FootageLoop(
+        backend, None, settings.window_length_s, settings.window_stride_s
+    )
+    clip, result = loop.video_result(video, detector, prompts, normal_prompts, false_alarm_rate, progress)
     render_outputs(video, clip, result, render, plot)
     return result
 

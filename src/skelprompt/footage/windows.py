@@ -18,6 +18,7 @@ from skelprompt.errors import ClipError
 
 DEFAULT_LENGTH_S = 2.0
 DEFAULT_STRIDE_S = 0.5
+FALLBACK_FPS = 25.0  # for footage whose frame rate is unknown
 MIN_VISIBLE_FRAMES = 0.25  # a person must be visible in this fraction of a window's frames
 
 
@@ -62,17 +63,23 @@ def cut_windows(
 ) -> list[Window]:
     """Windows over ``clip`` with their all-person and per-person clips."""
     f = _fps(clip, fps)
-    out = []
+    return [_window(clip, s, e, f) for s, e in window_bounds(clip.num_frames, f, length_s, stride_s)]
+
+
+def whole_window(clip: Clip, fps: float | None = None) -> Window:
+    """One window over all of ``clip`` (a live window, tracked as a clip of its own)."""
+    return _window(clip, 0, clip.num_frames, _fps(clip, fps))
+
+
+def _window(clip: Clip, s: int, e: int, fps: float) -> Window:
+    """The window over frames [s, e) of ``clip``, with the persons visible enough in it."""
     ids = clip.track_ids if clip.track_ids is not None else np.arange(clip.num_persons)
-    for s, e in window_bounds(clip.num_frames, f, length_s, stride_s):
-        sub = clip.frames(s, e)
-        visible_frames = (sub.keypoint_score > 0).any(-1).mean(-1)  # [M]
-        keep = np.flatnonzero(visible_frames >= MIN_VISIBLE_FRAMES)
-        whole = sub.persons(keep) if keep.size else None
-        persons = [(int(ids[m]), sub.persons([m])) for m in keep.tolist()]
-        start_s = (clip.start_frame + s) / f
-        out.append(Window(s, e, start_s, (clip.start_frame + e) / f, whole, persons))
-    return out
+    sub = clip.frames(s, e)
+    visible_frames = (sub.keypoint_score > 0).any(-1).mean(-1)  # [M]
+    keep = np.flatnonzero(visible_frames >= MIN_VISIBLE_FRAMES)
+    whole = sub.persons(keep) if keep.size else None
+    persons = [(int(ids[m]), sub.persons([m])) for m in keep.tolist()]
+    return Window(s, e, (clip.start_frame + s) / fps, (clip.start_frame + e) / fps, whole, persons)
 
 
 def normal_windows(

@@ -2,11 +2,11 @@
 pose estimation falls behind), pose at ``pose_fps``, tracking, a window scored every stride,
 alerts opened, grown and closed with their evidence.
 
-The pieces are skelprompt's own: :class:`~skelprompt.video.stream.FrameStream`,
-:func:`~skelprompt.video.track_video.iter_tracked`, :func:`~skelprompt.tracks.clip_from_frames`,
-:func:`~skelprompt.footage.scoring.score_windows`. The loop is written here rather than taken
-from :func:`~skelprompt.footage.live.stream_windows` because the service keeps the frames and
-poses of the last seconds as well, to draw an alert's evidence clip, and times its stages.
+The loop is :class:`~skelprompt.footage.pipeline.FootageLoop`, the one live scoring and
+video files go through; the camera gives it its frames (sampled at ``pose_fps``), keeps each
+frame's JPEG with its skeletons for the evidence clip (:attr:`CameraPipeline.latest_frame` is
+the newest), times the stages, and handles each scored window in :meth:`CameraPipeline._on_window`
+(after :attr:`CameraPipeline.window_hook`, when one is set).
 """
 
 from __future__ import annotations
@@ -14,27 +14,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from skelprompt.footage.live import WHOLE_CLIP_S
+from skelprompt.clip import Clip
+from skelprompt.footage.pipeline import FootageLoop, ScoredWindow, stream_clock
 from skelprompt.footage.results import WindowScore
 from skelprompt.footage.scoring import score_windows
 from skelprompt.footage.sources import FootageSettings, is_stream
-from skelprompt.footage.video import FALLBACK_FPS
-from skelprompt.footage.windows import cut_windows
-from skelprompt.layouts import get_layout
+from skelprompt.footage.windows import FALLBACK_FPS, Window
 from skelprompt.service.alerts import AlertTracker
 from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import MAX_CLIP_S, CameraSpec, ServiceConfig
 from skelprompt.service.events import EventLog
+from skelprompt.service.evidence import TrackedFrame
 from skelprompt.service.prompts import PromptState, SharedScorer
 from skelprompt.service.rates import FrameCounts, StageTimes
 from skelprompt.service.store import AlertStore
-from skelprompt.tracks import Tracker, clip_from_frames
 from skelprompt.video.reader import Frame
 from skelprompt.video.stream import FrameStream
+
+if TYPE_CHECKING:
+    from skelprompt.detector import Scores
 
 RETRY_S = 2.0  # a live source that fails is opened again after this long
 
@@ -61,9 +62,13 @@ class CameraPipeline:
         self.error: str | None = None
         self.source_fps: float | None = None
         self.last_window: dict[str, Any] | None = None
+        self.latest_frame: TrackedFrame | None = None  # the newest processed frame (the page's tile)
+        # called on each scored window (zones drop persons there); None: windows as scored
+        self.window_hook: Callable[[CameraPipeline, WindowScore, Clip], WindowScore] | None = None
         self._stop = threading.Event()
         self._stream: FrameStream | None = None
         self._backend: Any = None
+        self._best_prompt: str | None = None
         self._tracker_alerts = AlertTracker(spec.name, config, store, events, settings, evidence)
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec.name}", daemon=True)
 
@@ -120,65 +125,52 @@ class CameraPipeline:
                 self.settings.pose_backend, input_size=self.settings.pose_input_size,
                 num_threads=self.config.pose_threads,
             )  # fmt: skip
-        backend = self._backend
         self.source_fps = stream.fps or FALLBACK_FPS
         fps = min(self.source_fps, self.config.pose_fps) if self.config.pose_fps > 0 else self.source_fps
-        length = max(2, round(self.settings.window_length_s * fps))
-        stride = max(1, round(self.settings.window_stride_s * fps))
-        keep = length + round((MAX_CLIP_S + self.config.margin_s) * fps)
-        frames: deque[Any] = deque(maxlen=keep)
         alerts = self._tracker_alerts
-        alerts.new_stream(stream_start, fps, get_layout(backend.layout).num_joints, backend.layout)
-        since = 0
+        loop: FootageLoop[TrackedFrame] = FootageLoop(
+            self._backend, fps, self.settings.window_length_s, self.settings.window_stride_s,
+            source=self.spec.name, img_shape=stream.size, record=alerts.tracked, record_stage="evidence frames",
+            keep_s=MAX_CLIP_S + self.config.margin_s, clock=stream_clock, timer=self.stages.add,
+            on_frame=self._frame_done,
+        )  # fmt: skip
+        alerts.new_stream(stream_start, fps, loop.num_joints, loop.layout)
         self.counts.new_stream()
-        tracker, stages = Tracker(), self.stages
-        for frame in self._sampled(stream):
-            t = time.perf_counter()
-            det = backend(frame.image)
-            t = stages.add("pose", t)
-            ids = tracker.update(det.keypoints, det.scores, det.boxes, frame=frame.index)
-            t = stages.add("tracking", t)
-            frames.append(alerts.tracked(frame, det, ids))
-            t = stages.add("evidence frames", t)
-            self.counts.done(time.monotonic())
-            since += 1
-            if len(frames) < length or since < stride:
-                continue
-            since = 0
-            w = self._score(list(frames)[-length:], stream, fps)
-            t = stages.add("windows", t)
-            if w is not None:
-                alerts.on_window(w, frames, self.prompts)
-                stages.add("alerts", t)
+        for scored in loop.scored_windows(self._sampled(stream), self._score):
+            self._on_window(scored, loop.frames)
 
-    def _score(self, window: list[Any], stream: FrameStream, fps: float) -> WindowScore | None:
-        """Score the window over ``window`` (tracked frames); None when nobody is in it."""
-        h, w = stream.size
-        clip = clip_from_frames(
-            [(f.ids, f.keypoints, f.scores) for f in window], window[0].keypoints.shape[1], 1,
-            layout=self._tracker_alerts.layout, fps=fps, img_shape=(h, w), source=self.spec.name,
-            start_frame=window[0].index,
-        )  # fmt: skip
-        if clip is None:
-            return None
+    def _frame_done(self, frame: TrackedFrame) -> None:
+        self.latest_frame = frame
+        self.counts.done(time.monotonic())
+
+    def _score(self, windows: list[Window]) -> tuple[list[WindowScore], Scores | None]:
+        """Score windows with the prompts of the moment (the best-matching one remembered)."""
         p = self.prompts.snapshot()
-        rows, scores, best_prompt = self.scorer.score_windows(
-            score_windows, cut_windows(clip, length_s=WHOLE_CLIP_S), p.prompts, p.normal_prompts,
+        rows, scores, self._best_prompt = self.scorer.score_windows(
+            score_windows,
+            windows,
+            p.prompts,
+            p.normal_prompts,
             p.false_alarm_rate(self.settings.window_stride_s),
-        )  # fmt: skip
-        if not rows or scores is None:
-            return None
-        row = rows[0]
-        row.start_frame, row.end_frame = window[0].index, window[-1].index + 1
-        row.start_s, row.end_s = round(window[0].time_s, 3), round(window[-1].time_s + 1.0 / fps, 3)
+        )
+        return rows, scores
+
+    def _on_window(self, scored: ScoredWindow[TrackedFrame], frames: Iterable[TrackedFrame]) -> None:
+        """A window scored: shown on the page, then grown into (or closing) an alert."""
+        t = time.perf_counter()
+        row, scores = scored.row, scored.scores
+        if self.window_hook is not None:
+            row = self.window_hook(self, row, scored.clip)
         self.counts.windows += 1
         self.last_window = {
             "time": time.time(), "start_s": row.start_s, "end_s": row.end_s, "anomaly": row.anomaly,
-            "threshold": scores.threshold, "is_anomaly": row.is_anomaly, "prompt": best_prompt,
+            "threshold": scores.threshold, "is_anomaly": row.is_anomaly, "prompt": self._best_prompt,
         }  # fmt: skip
         self.events.publish({"type": "window", "camera": self.spec.name, **self.last_window})
-        self._tracker_alerts.threshold, self._tracker_alerts.best_prompt = scores.threshold, best_prompt
-        return row
+        alerts = self._tracker_alerts
+        alerts.threshold, alerts.best_prompt = scores.threshold, self._best_prompt
+        alerts.on_window(row, frames, self.prompts)
+        self.stages.add("alerts", t)
 
     # ------------------------------------------------------------------ status
     def rates(self) -> tuple[float, float]:

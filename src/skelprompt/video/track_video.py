@@ -12,7 +12,8 @@ nothing would hide a wrong input or a too-small ``input_size``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +35,23 @@ class NoPersonDetected(SkelpromptError):
 
 
 def iter_tracked(
-    frames: Iterable[Frame], backend: PoseBackend, tracker: Tracker | None = None
+    frames: Iterable[Frame],
+    backend: PoseBackend,
+    tracker: Tracker | None = None,
+    timer: Callable[[str, float], float] | None = None,
 ) -> Iterator[tuple[Frame, Detections, np.ndarray]]:
-    """Online: for each frame, its detections and their track ids (for live sources)."""
+    """Online: for each frame, its detections and their track ids (for live sources).
+    ``timer(stage, since)`` is told when the "pose" and "tracking" stages of a frame began,
+    just as each ends."""
     tracker = tracker or Tracker()
     for frame in frames:
+        t = time.perf_counter()
         det = backend(frame.image)
+        if timer is not None:
+            t = timer("pose", t)
         ids = tracker.update(det.keypoints, det.scores, det.boxes, frame=frame.index)
+        if timer is not None:
+            timer("tracking", t)
         yield frame, det, ids
 
 
