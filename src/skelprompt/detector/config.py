@@ -16,6 +16,9 @@ OOD_SOURCES = ("model", "random", "pose")
 # "cosine": max cosine to the anomaly prompts minus the normal prompts' (the paper's Eq. 4);
 # "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
 PROMPT_EVIDENCES = ("cosine", "softmax")
+# whose evidence a clip of several people has for prompts about one person: "each": its most
+# matching person's (each person embedded alone); "group": the whole clip's (the paper's)
+PROMPT_PERSONS = ("each", "group")
 MIN_BANK_SIZE = 16  # a smaller coreset leaves too few neighbours once a clip's own rows are skipped
 # options that only change how fitted statistics are turned into scores
 SCORE_TIME_FIELDS = (
@@ -23,6 +26,7 @@ SCORE_TIME_FIELDS = (
     "prompt_evidence",
     "prompt_ensemble",
     "prompt_guard",
+    "prompt_persons",
     "prompt_weight",
     "normal_weight",
     "calibration_percentile",
@@ -53,6 +57,14 @@ class DetectorConfig:
     prompt_evidence: str = "softmax"  # PROMPT_EVIDENCES; measured best (README, prompt evidence)
     prompt_ensemble: bool = True  # embed each prompt as the mean of its templated phrasings
     prompt_guard: str = "floor"  # PROMPT_GUARDS: what of the standardised prompt term "sum" adds
+    # a one-person prompt ("a person jumping") asks about one person: embedded as a group, a
+    # clip of several people meets the two-person anchors instead and scores below every
+    # one-person clip (README, quick start); prompts about two people keep the group's evidence
+    prompt_persons: str = field(
+        default="each",
+        metadata={"help": "Clips of several people, one-person prompts: each person's evidence "
+                  "(the best) or the group's (the paper's).", "choices": PROMPT_PERSONS},
+    )  # fmt: skip
     prompt_weight: float = 0.25  # weight of the standardised prompt score in "sum"
     normal_weight: float = 0.5  # weight of the normal prompts when both kinds are given
     calibration_percentile: float = 99.0
@@ -77,6 +89,8 @@ class DetectorConfig:
             raise ValueError(
                 f"unknown prompt evidence {self.prompt_evidence!r}; choose from {PROMPT_EVIDENCES}"
             )
+        if self.prompt_persons not in PROMPT_PERSONS:
+            raise ValueError(f"unknown prompt persons {self.prompt_persons!r}; choose from {PROMPT_PERSONS}")
         if self.prompt_guard not in PROMPT_GUARDS:
             raise ValueError(f"unknown prompt guard {self.prompt_guard!r}; choose from {PROMPT_GUARDS}")
         if self.k < 1 or self.pose_persons < 1:
@@ -120,6 +134,7 @@ LEGACY_PROMPT_OPTIONS: dict[str, Any] = {
     "prompt_evidence": "cosine",
     "prompt_ensemble": False,
     "prompt_guard": "none",
+    "prompt_persons": "group",
 }
 
 
