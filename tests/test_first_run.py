@@ -93,7 +93,7 @@ def test_the_quick_start_alerts_on_the_man_on_the_box(street_detector, movenet25
     assert [(s.start_s, s.end_s, s.track_ids) for s in named.alert_spans] == [(0.0, 2.0, [man])], (
         named.windows
     )
-    assert named.alert_spans[0].peak >= named.threshold
+    assert named.threshold is not None and named.alert_spans[0].peak >= named.threshold
     assert score_video_clip(det, clip, ["a person falling down"]).alert_spans == []
     assert (
         score_video_clip(det.with_options(prompt_persons="group"), clip, ["a person jumping"]).alert_spans
