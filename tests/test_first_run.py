@@ -74,3 +74,35 @@ def test_cli_extract_hides_the_runtime_banner_unless_verbose(tmp_path):
     assert "3 frames" in quiet  # our own messages still come through
     # the banner is really there to hide: SKELPROMPT_VERBOSE=1 shows it
     assert "TensorFlow Lite" in _extract_stderr(tmp_path, {"SKELPROMPT_VERBOSE": "1"})
+
+
+def test_the_quick_start_alerts_on_the_man_on_the_box(street_detector, movenet256):
+    """The README's main job: the default detector fitted on the street clip, the example clip
+    scored with "a person jumping" at the default threshold, shows one alert span, on the man
+    on the utility box raising his arms before his jump; a prompt that does not name what he
+    does, and the group prompt evidence of the paper, stay under the threshold."""
+    from skelprompt.detector import Detector
+    from skelprompt.footage.scoring import score_video_clip
+    from skelprompt.video.track_video import extract_clip
+
+    det = Detector.load(street_detector)
+    clip = extract_clip(EXAMPLE_CUT, movenet256, progress=False)
+    first = cut_first_window_boxes(clip)
+    man = min(first, key=lambda t: first[t][1])  # the person highest in the frame: on the box
+    named = score_video_clip(det, clip, ["a person jumping"])
+    assert [(s.start_s, s.end_s, s.track_ids) for s in named.alert_spans] == [(0.0, 2.0, [man])], (
+        named.windows
+    )
+    assert named.threshold is not None and named.alert_spans[0].peak >= named.threshold
+    assert score_video_clip(det, clip, ["a person falling down"]).alert_spans == []
+    assert (
+        score_video_clip(det.with_options(prompt_persons="group"), clip, ["a person jumping"]).alert_spans
+        == []
+    )
+
+
+def cut_first_window_boxes(clip) -> dict[int, list[float]]:
+    """Track id -> pixel box of each person visible in the first 2 s of ``clip``."""
+    from skelprompt.footage.windows import cut_windows, person_box
+
+    return {tid: person_box(p) for tid, p in cut_windows(clip)[0].persons}

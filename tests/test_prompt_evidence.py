@@ -13,11 +13,12 @@ from sklearn.metrics import roc_auc_score
 
 from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.detector.config import LEGACY_PROMPT_OPTIONS
+from skelprompt.detector.detector import persons_of
 from skelprompt.evaluation.protocols import WRONG_PROMPTS, load_folds
 from skelprompt.model import load_model, untrained_model
 from skelprompt.model.text import get_text_encoder
 from skelprompt.prompts import NORMAL_ANCHORS, ensemble_embeddings, prompt_phrasings
-from skelprompt.scoring import combine_scores, guarded, softmax_evidence
+from skelprompt.scoring import best_person, combine_scores, guarded, softmax_evidence
 from tests.helpers import NORMAL_SBU, require_data_root, sbu_clips
 
 BUNDLED = "src/skelprompt/weights/default.safetensors"
@@ -99,3 +100,35 @@ def test_old_detector_files_keep_the_cosine_evidence(tmp_path) -> None:
     np.testing.assert_allclose(
         a, legacy.score(clips[:6], prompts="punching another person").anomaly, rtol=1e-6
     )
+
+
+def test_best_person_takes_the_highest_of_a_clip_and_its_persons() -> None:
+    clip = np.array([0.0, -2.0, 5.0])
+    out = best_person(clip, np.array([1.0, -1.0, -3.0, 4.0]), np.array([0, 0, 1, 2]))
+    np.testing.assert_allclose(out, [1.0, -2.0, 5.0])  # clip 1 keeps its own; 2 its own higher
+    np.testing.assert_allclose(best_person(clip, np.zeros(0), np.zeros(0, int)), clip)
+
+
+def test_one_person_prompts_score_a_group_by_its_best_person(tmp_path) -> None:
+    clips = sbu_clips()
+    train = [c for c in clips if c.label in NORMAL_SBU][:20]
+    det = Detector(load_model(BUNDLED), DetectorConfig()).fit(train)
+    test = clips[-4:]
+    _, embs, extra = det.features(test)
+    group = det.with_options(prompt_persons="group")
+    one, pair = "a person jumping", "punching another person"
+    alone = [group.features([c.persons([m])])[1] for c in test for m in range(c.num_persons)]
+    each = group.prompt_evidence(np.concatenate(alone), one).reshape(len(test), -1)
+    whole = group.prompt_evidence(embs, one)
+    expected = np.maximum(whole, each.max(1))
+    np.testing.assert_allclose(det.prompt_evidence(embs, one, persons=persons_of(extra)), expected, rtol=1e-6)
+    assert (each.max(1) > whole).any()  # a person alone does score differently from the pair
+    # prompts about two people, and the paper's option, keep the group's evidence
+    np.testing.assert_allclose(
+        det.prompt_evidence(embs, pair, persons=persons_of(extra)), group.prompt_evidence(embs, pair)
+    )
+    np.testing.assert_allclose(group.score(test, one).prompt, whole, rtol=1e-6)
+    # the normal clips' persons travel with the file
+    det.save(tmp_path / "d.safetensors")
+    back = Detector.load(tmp_path / "d.safetensors")
+    np.testing.assert_allclose(back.score(test, one).anomaly, det.score(test, one).anomaly, rtol=1e-6)

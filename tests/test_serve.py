@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from skelprompt.service.app import create_app  # noqa: E402
 from skelprompt.service.config import CameraSpec, ServiceConfig  # noqa: E402
 from skelprompt.service.service import Service  # noqa: E402
-from tests.conftest import ALARMS_PER_HOUR, EXAMPLES  # noqa: E402
+from tests.conftest import ALARMS_PER_HOUR, EXAMPLES, PROMPT  # noqa: E402
 
 TOKEN = "test-token"
 REFUSED_TRIES = 2  # the receiver answers 503 to the first tries of each alert
@@ -91,7 +91,7 @@ def service(
     db = tmp_path_factory.mktemp("serve") / "alerts.sqlite"
     config = ServiceConfig(
         detector=street_detector, cameras=[CameraSpec("yard", str(EXAMPLES / "sports2d_demo_cut.mp4"))],
-        prompts=["a person falling down"], db=str(db), token=TOKEN, webhook=receiver, pose_fps=5, loop=True,
+        prompts=[PROMPT], db=str(db), token=TOKEN, webhook=receiver, pose_fps=5, loop=True,
         alarms_per_hour=ALARMS_PER_HOUR,
     )  # fmt: skip
     yield Service(config)

@@ -17,7 +17,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.conftest import ALARMS_PER_HOUR, EXAMPLES
+from tests.conftest import ALARMS_PER_HOUR, EXAMPLES, PROMPT
 
 pytest.importorskip("fastapi", reason="the service extra: pip install 'skelprompt[service]'")
 CAMERA = f"yard={EXAMPLES / 'sports2d_demo_cut.mp4'}"
@@ -71,7 +71,7 @@ def _get(url: str) -> Any:
 
 
 def _start(detector: Path, db: Path, port: int) -> subprocess.Popen[bytes]:
-    args = ["--detector", str(detector), "--camera", CAMERA, "--prompt", "a person falling down",
+    args = ["--detector", str(detector), "--camera", CAMERA, "--prompt", PROMPT,
             "--db", str(db), "--port", str(port), "--pose-fps", "5", "--loop", "--token", "t",
             "--alarms-per-hour", str(ALARMS_PER_HOUR)]  # fmt: skip
     return subprocess.Popen(_serve(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -118,6 +118,15 @@ def softmax_evidence(
     return logsumexp(la) - logsumexp(scale * (embeddings @ competitors.T))
 
 
+def best_person(clip_values: np.ndarray, person_values: np.ndarray, person_clip: np.ndarray) -> np.ndarray:
+    """The highest of each clip's value and its persons' values (``person_clip[j]`` is the
+    clip of ``person_values[j]``): a clip shows what one of its persons shows."""
+    out = np.asarray(clip_values, np.float64).copy()
+    if len(person_values):
+        np.maximum.at(out, np.asarray(person_clip, np.int64), np.asarray(person_values, np.float64))
+    return out
+
+
 def guarded(p_prompt: np.ndarray, guard: str) -> np.ndarray:
     """The standardised prompt term as ``guard`` lets it into the sum (:data:`PROMPT_GUARDS`)."""
     if guard == "floor":

@@ -16,6 +16,9 @@ OOD_SOURCES = ("model", "random", "pose")
 # "cosine": max cosine to the anomaly prompts minus the normal prompts' (the paper's Eq. 4);
 # "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
 PROMPT_EVIDENCES = ("cosine", "softmax")
+# whose evidence a clip of several people has for prompts about one person: "each": its most
+# matching person's (each person embedded alone); "group": the whole clip's (the paper's)
+PROMPT_PERSONS = ("each", "group")
 MIN_BANK_SIZE = 16  # a smaller coreset leaves too few neighbours once a clip's own rows are skipped
 
 
@@ -77,6 +80,17 @@ class DetectorConfig:
         "What of the prompt term adds to the OoD score: {choices}.",
         choices=PROMPT_GUARDS,
         what="prompt guard",
+        score_time=True,
+    )
+    # a one-person prompt ("a person jumping") asks about one person: embedded as a group, a
+    # clip of several people meets the two-person anchors instead and scores below every
+    # one-person clip (README, quick start); prompts about two people keep the group's evidence
+    prompt_persons: str = option(
+        "each",
+        "Clips of several people, one-person prompts: each person's evidence (the best) or the "
+        "group's (the paper's).",
+        choices=PROMPT_PERSONS,
+        what="prompt persons",
         score_time=True,
     )
     prompt_weight: float = option(0.25, "Weight of the prompt score against the OoD score.", score_time=True)
@@ -144,6 +158,7 @@ LEGACY_PROMPT_OPTIONS: dict[str, Any] = {
     "prompt_evidence": "cosine",
     "prompt_ensemble": False,
     "prompt_guard": "none",
+    "prompt_persons": "group",
 }
 
 

@@ -24,8 +24,9 @@ from skelprompt.detector.scorers import OoDScorer
 from skelprompt.errors import ClipError, ModelError
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.model.text import TextEncoder, get_text_encoder
-from skelprompt.prompts import NORMAL_ANCHORS, ensemble_embeddings
+from skelprompt.prompts import NORMAL_ANCHORS, core_words, ensemble_embeddings
 from skelprompt.scoring import (
+    best_person,
     combine_scores,
     prompt_score,
     softmax_evidence,
@@ -56,6 +57,14 @@ def distinct_prompts(prompts: Prompts) -> list[str]:
     return list(seen.values())
 
 
+def persons_of(extra: dict[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The persons' embeddings and clip index in features' ``extra``, or None."""
+    if extra is None or sources.PERSON_EMBEDDINGS not in extra:
+        return None
+    embs = np.asarray(extra[sources.PERSON_EMBEDDINGS], np.float64)
+    return embs, np.asarray(extra[sources.PERSON_CLIP], np.int64)
+
+
 class Detector:
     """Prompt-guided anomaly detector on top of a (frozen) skeleton-text model."""
 
@@ -75,6 +84,9 @@ class Detector:
         self.scorers: dict[str, OoDScorer] = {}
         self.normal_dists: dict[str, np.ndarray] = {}
         self.normal_embeddings: np.ndarray | None = None
+        # the persons of the normal clips of several people: (embeddings [P, D], clip [P]);
+        # None for a file fitted before per-person prompt evidence
+        self.normal_persons: tuple[np.ndarray, np.ndarray] | None = None
         self.normal_ood: np.ndarray | None = None
         self.info: dict[str, Any] = {}
 
@@ -110,6 +122,7 @@ class Detector:
         """Fit from precomputed features (``Detector.features(clips, for_fit=True)``)."""
         extra = extra or {}
         self.normal_embeddings = np.asarray(embs, np.float64)
+        self.normal_persons = persons_of(extra)
         self.scorers, self.normal_dists, banks = {}, {}, {}
         for src, x in sources.source_arrays(self.config, feats, extra).items():
             scorer = self.config.new_scorer()
@@ -162,14 +175,35 @@ class Detector:
         return self.text_encoder().encode(list(texts)).astype(np.float64)
 
     def prompt_evidence(
-        self, embs: np.ndarray, prompts: Prompts = None, normal_prompts: Prompts = None
+        self,
+        embs: np.ndarray,
+        prompts: Prompts = None,
+        normal_prompts: Prompts = None,
+        persons: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """The raw prompt evidence of clips with embeddings ``embs`` (higher = more anomalous).
 
         ``cosine``: :func:`prompt_score` (Eq. 4, minus the normal prompts). ``softmax``: the
         log-odds of the anomaly prompts against the normal anchors and the normal prompts at
-        the model's learnt temperature; with normal prompts only, the cosine form.
+        the model's learnt temperature; with normal prompts only, the cosine form. With
+        ``persons`` (embeddings and clip index of the persons of clips of several people) and
+        ``prompt_persons`` "each", when every anomaly prompt is about one person, a clip's
+        evidence is the highest of its own and its persons' (:func:`best_person`).
         """
+        own = self._evidence(embs, prompts, normal_prompts)
+        if persons is None or not self._per_person(prompts):
+            return own
+        return best_person(own, self._evidence(persons[0], prompts, normal_prompts), persons[1])
+
+    def _per_person(self, prompts: Prompts) -> bool:
+        """Whether persons are scored alone: option "each" and only one-person anomaly prompts."""
+        items = prompt_list(prompts)
+        return (
+            self.config.prompt_persons == "each" and bool(items) and not any(core_words(p)[1] for p in items)
+        )
+
+    def _evidence(self, embs: np.ndarray, prompts: Prompts, normal_prompts: Prompts) -> np.ndarray:
+        """The prompt evidence of each embedding as its own clip (see :meth:`prompt_evidence`)."""
         cfg = self.config
         # a prompt given twice is one intent: in a softmax it would otherwise count twice
         ya = self._embed(distinct_prompts(prompts), cfg.prompt_ensemble)
@@ -202,8 +236,13 @@ class Detector:
             raise ClipError("no clips to score")
         prompts, normal_prompts = prompt_list(prompts), prompt_list(normal_prompts)
         ood = self.ood_distance(feats, extra)
-        ps = self.prompt_evidence(embs, prompts, normal_prompts)
-        ps_normal = self.prompt_evidence(normal_embeddings, prompts, normal_prompts)
+        if self._per_person(prompts) and self.normal_persons is None:
+            raise ModelError(
+                "this detector was fitted before per-person prompt evidence: fit it again, or "
+                "score with prompt_persons='group'"
+            )
+        ps = self.prompt_evidence(embs, prompts, normal_prompts, persons_of(extra))
+        ps_normal = self.prompt_evidence(normal_embeddings, prompts, normal_prompts, self.normal_persons)
         combine = partial(
             combine_scores,
             method=self.config.combine,
@@ -260,7 +299,7 @@ class Detector:
         normal_ood, normal_embeddings = self._check_fitted()
         return persistence.DetectorState(
             self.model, self.config, self.random_encoder, normal_embeddings, normal_ood,
-            self.scorers, self.normal_dists, self.info,
+            self.scorers, self.normal_dists, self.info, self.normal_persons,
         )  # fmt: skip
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -275,4 +314,5 @@ class Detector:
         det.random_encoder = st.random_encoder  # the stored weights
         det.normal_embeddings, det.normal_ood = st.normal_embeddings, st.normal_ood
         det.scorers, det.normal_dists, det.info = st.scorers, st.normal_dists, st.info
+        det.normal_persons = st.normal_persons
         return det

@@ -33,6 +33,8 @@ from skelprompt.model.network import SkeletonTextModel
 
 DETECTOR_FORMAT = "skelprompt-detector"
 DETECTOR_VERSION = 1
+# the persons of the normal clips of several people (absent in files from before them)
+PERSON_EMBEDDINGS, PERSON_CLIP = "detector.person_embeddings", "detector.person_clip"
 NORMAL_DIST = "normal_dist"  # the cross-fitted distances, stored beside each scorer's tensors
 
 
@@ -49,10 +51,14 @@ class DetectorState:
     scorers: dict[str, OoDScorer]
     normal_dists: dict[str, np.ndarray]
     info: dict[str, Any]
+    # the normal clips' persons embedded alone (embeddings, owning clip); None in older files
+    normal_persons: tuple[np.ndarray, np.ndarray] | None = None
 
     def fitted_arrays(self) -> dict[str, np.ndarray]:
         """The fitted statistics by tensor name (model weights aside)."""
         out = {"detector.normal_embeddings": self.normal_embeddings, "detector.normal_ood": self.normal_ood}
+        if self.normal_persons is not None:
+            out[PERSON_EMBEDDINGS], out[PERSON_CLIP] = self.normal_persons
         for src, sc in self.scorers.items():
             st = {**sc.to_tensors(), NORMAL_DIST: self.normal_dists[src]}
             out.update({f"ood.{src}.{name}": arr for name, arr in st.items()})
@@ -65,6 +71,8 @@ def checksum(det: DetectorState) -> str:
     # bank_size is left out: the bank it chose is hashed below, and files written before the
     # option existed keep their checksums
     config = {k: v for k, v in asdict(det.config).items() if k != "bank_size"}
+    if config["prompt_persons"] == "group":  # likewise for files from before prompt_persons
+        del config["prompt_persons"]
     h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for enc in (det.model, det.random_encoder):
         h.update(model_checksum(enc).encode() if enc is not None else b"-")
@@ -130,7 +138,10 @@ def load_detector(
         except RuntimeError:
             raise ModelError(f"{path}: the stored random encoder does not match the model config") from None
     info["model_checksum"] = meta.get("model_checksum")
-    return DetectorState(model, dcfg, random_enc, normal_embeddings, normal_ood, scorers, normal_dists, info)
+    persons = _persons(path, tensors, normal_embeddings)
+    return DetectorState(
+        model, dcfg, random_enc, normal_embeddings, normal_ood, scorers, normal_dists, info, persons
+    )
 
 
 def _check_format(path: Path, meta: dict[str, str]) -> None:
@@ -229,6 +240,34 @@ def _statistics(
         if scorers[src].groups.max() >= n:
             raise ModelError(f"{path}: tensor '{prefix}groups' names clips beyond the {n} normal clips")
     return emb, ood, scorers, dists
+
+
+def _persons(
+    path: Path, tensors: dict[str, torch.Tensor], normal_embeddings: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The normal clips' persons, checked against the normal clips; None when not stored."""
+    if PERSON_EMBEDDINGS not in tensors and PERSON_CLIP not in tensors:
+        return None
+    if PERSON_EMBEDDINGS not in tensors or PERSON_CLIP not in tensors:
+        raise ModelError(
+            f"{path}: detector statistics hold only one of '{PERSON_EMBEDDINGS}' and '{PERSON_CLIP}'"
+        )
+    embs = tensors[PERSON_EMBEDDINGS].to(torch.float64).numpy()
+    owner = tensors[PERSON_CLIP].to(torch.float64).numpy()
+    n, d = normal_embeddings.shape
+    if embs.ndim != 2 or embs.shape[1] != d or owner.shape != (len(embs),):
+        raise ModelError(
+            f"{path}: tensors '{PERSON_EMBEDDINGS}' {tuple(embs.shape)} and '{PERSON_CLIP}' "
+            f"{tuple(owner.shape)} do not fit the {d}-d normal embeddings"
+        )
+    if not np.isfinite(embs).all() or (
+        len(owner) and (owner.min() < 0 or owner.max() >= n or (owner % 1).any())
+    ):
+        raise ModelError(
+            f"{path}: tensor '{PERSON_EMBEDDINGS}' is not finite or '{PERSON_CLIP}' names clips "
+            f"outside the {n} normal clips"
+        )
+    return embs, owner.astype(np.int64)
 
 
 def _model(path: Path, tensors: dict[str, torch.Tensor], mcfg: ModelConfig) -> SkeletonTextModel:

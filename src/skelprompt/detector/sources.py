@@ -23,6 +23,9 @@ RANDOM_ENCODER_FREQS = (1.0,)
 RANDOM_ENCODER_SPAN = 8.0
 
 Features = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
+# extra arrays of the persons of clips with several people: each person's embedding f(x)
+# alone, and the clip it belongs to (for DetectorConfig.prompt_persons "each")
+PERSON_EMBEDDINGS, PERSON_CLIP = "person_embeddings", "person_clip"
 
 
 def random_encoder(model_cfg: ModelConfig) -> SkeletonTextModel:
@@ -60,6 +63,8 @@ def source_features(
         extra["random"] = extract_features(random_enc, clips)[0]
     if "pose" in config.sources:
         extra["pose"] = descriptors(clips, config.pose_persons, order_by_x=config.pose_order_by_x)
+    if config.prompt_persons == "each" or for_fit:  # fitted ones serve either option later
+        extra[PERSON_EMBEDDINGS], extra[PERSON_CLIP] = person_embeddings(model, clips)
     if for_fit and config.symmetric:
         mirrored = [c.mirrored() for c in clips]
         if "model" in config.sources:
@@ -67,6 +72,19 @@ def source_features(
         if random_enc is not None:
             extra["random_mirror"] = extract_features(random_enc, mirrored)[0]
     return feats, embs, extra
+
+
+def person_embeddings(model: SkeletonTextModel, clips: list[Clip]) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(x) of each visible person of every clip of several people [P, D], clip index [P])``."""
+    persons, owner = [], []
+    for i, c in enumerate(clips):
+        if c.num_persons < 2:
+            continue
+        seen = np.flatnonzero((c.keypoint_score > 0).any(axis=(1, 2)))
+        persons += [c.persons([int(m)]) for m in seen]
+        owner += [i] * len(seen)
+    embs = extract_features(model, persons)[1] if persons else np.zeros((0, model.cfg.text_dim), np.float32)
+    return embs, np.asarray(owner, np.int64)
 
 
 def prep(config: DetectorConfig, source: str, feats: np.ndarray) -> np.ndarray:
