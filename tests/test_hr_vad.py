@@ -129,8 +129,36 @@ def test_small_run_of_the_avenue_benchmark_gives_every_row():
     assert set(rows) == {
         "skelprompt default", "skelprompt OoD only", "skelprompt prompt only",
         "skelprompt default, wrong prompt", "raw-pose k-NN", "mean joint speed",
+        *(f"ablation: {a}{b}" for a in ("no place source", "no place source, scenes pooled", "place source only")
+          for b in ("", ", OoD only")),
     }  # fmt: skip
     assert out["protocol"]["fit_person_windows"] == 60
     for r in rows.values():
         assert 0.0 <= r["micro_auc"] <= 1.0
     assert out["memory"]["peak_rss_mib_after_fit"] > 0
+
+
+def test_place_descriptor_keeps_where_and_which_way_a_person_goes():
+    from skelprompt.clip import Clip
+    from skelprompt.place_descriptor import PLACE_FRAMES, place_descriptor
+
+    root = require_data_root()
+    c = load_video(root, AVENUE, "test", "01_01").clip
+    assert c is not None
+    w = next(p for win in cut_windows(c, 2.0, 0.5) for _, p in win.persons)
+    d = place_descriptor(w)
+    assert d.shape == (3 * PLACE_FRAMES,) and np.all((d >= 0) & (d <= 1))
+    # the mirrored person is elsewhere and walks the other way: the descriptor tells them apart
+    assert not np.allclose(place_descriptor(w.mirrored()), d)
+    # x / width: the same person moved 64 pixels right is 0.1 further right
+    kp = np.where(w.keypoint_score[..., None] > 0, w.keypoint + [64.0, 0.0], 0.0)
+    moved = Clip.create(kp, w.keypoint_score, layout=w.layout, fps=w.fps, img_shape=w.img_shape)
+    np.testing.assert_allclose(place_descriptor(moved)[:PLACE_FRAMES], d[:PLACE_FRAMES] + 0.1, atol=1e-6)
+    with pytest.raises(Exception, match="img_shape"):
+        place_descriptor(Clip.create(kp, w.keypoint_score, layout=w.layout))
+
+
+def test_scene_of_a_video_is_its_camera():
+    from skelprompt.evaluation.hr_benchmark import scene_of
+
+    assert scene_of("01_0014") == "01" and scene_of("12_0152") == "12"

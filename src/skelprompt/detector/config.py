@@ -12,7 +12,7 @@ import numpy as np
 from skelprompt.detector.scorers import SCORERS, OoDScorer, make_scorer, scorer_names
 from skelprompt.scoring import COMBINES, PROMPT_GUARDS
 
-OOD_SOURCES = ("model", "random", "pose")
+OOD_SOURCES = ("model", "random", "pose", "place")
 # "cosine": max cosine to the anomaly prompts minus the normal prompts' (the paper's Eq. 4);
 # "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
 PROMPT_EVIDENCES = ("cosine", "softmax")
@@ -35,7 +35,8 @@ class DetectorConfig:
     ood: str = "knn"  # a registered OoD scorer: "knn" | "mahalanobis" (the paper's) | ...
     k: int = 5
     # what the OoD distance is measured on, "+"-joined: "model" (F of the model, the paper's),
-    # "random" (F of a fixed randomly initialised encoder), "pose" (the raw-pose descriptor);
+    # "random" (F of a fixed randomly initialised encoder), "pose" (the raw-pose descriptor),
+    # "place" (where in a fixed camera's image the person is, place_descriptor.py: image clips only);
     # several sources add their standardised distances
     ood_features: str = "pose+model"  # the default measured best over the benchmarks (README)
     pose_persons: int = 2  # persons kept in the raw-pose descriptor

@@ -16,6 +16,7 @@ from skelprompt.errors import ModelError
 from skelprompt.model.config import ModelConfig
 from skelprompt.model.features import extract_features
 from skelprompt.model.network import SkeletonTextModel
+from skelprompt.place_descriptor import PLACE_DIM, place_descriptors
 from skelprompt.pose_descriptor import CANONICAL_FLIP, DESCRIPTOR_FRAMES, descriptor_variants, descriptors
 
 RANDOM_ENCODER_SEED = 0
@@ -23,6 +24,7 @@ RANDOM_ENCODER_FREQS = (1.0,)
 RANDOM_ENCODER_SPAN = 8.0
 
 Features = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
+DESCRIPTOR_SOURCES = ("pose", "place")  # hand-made descriptors: never L2-normalised
 
 
 def random_encoder(model_cfg: ModelConfig) -> SkeletonTextModel:
@@ -61,6 +63,8 @@ def source_features(
         extra["random"] = extract_features(random_enc, clips)[0]
     if "pose" in config.sources:
         extra["pose"] = descriptors(clips, config.pose_persons, order_by_x=config.pose_order_by_x)
+    if "place" in config.sources:
+        extra["place"] = place_descriptors(clips)
     if for_fit and config.symmetric:
         mirrored = [c.mirrored() for c in clips]
         if "model" in config.sources:
@@ -73,7 +77,7 @@ def source_features(
 def prep(config: DetectorConfig, source: str, feats: np.ndarray) -> np.ndarray:
     """float64, and L2-normalised encoder features when ``normalize_features``."""
     feats = np.asarray(feats, np.float64)
-    if source != "pose" and config.normalize_features:
+    if source not in DESCRIPTOR_SOURCES and config.normalize_features:
         feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     return feats
 
@@ -94,7 +98,7 @@ def source_arrays(
 
 def variants(config: DetectorConfig, src: str, x: np.ndarray, extra: dict[str, np.ndarray]) -> np.ndarray:
     """[V, N, D]: the normal features and, when symmetric, those of the mirrored clips."""
-    if not config.symmetric:
+    if not config.symmetric or src == "place":  # where and which way a person goes is the point
         return x[None]
     if src == "pose":
         return descriptor_variants(x, config.pose_persons)
@@ -110,4 +114,6 @@ def feature_dim(config: DetectorConfig, model_cfg: ModelConfig, src: str) -> int
     """The width of a source's feature rows."""
     if src == "pose":
         return config.pose_persons * DESCRIPTOR_FRAMES * len(CANONICAL_FLIP) * 2
+    if src == "place":
+        return PLACE_DIM
     return model_cfg.feature_dim

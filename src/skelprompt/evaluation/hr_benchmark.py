@@ -27,6 +27,7 @@ from skelprompt import __version__
 from skelprompt.clip import Clip
 from skelprompt.datasets.hr_vad import HR_SETS, HRSet, load_video, video_names
 from skelprompt.detector import Detector, DetectorConfig
+from skelprompt.errors import ModelError
 from skelprompt.evaluation.baselines import DescriptorOoD, mean_joint_speed
 from skelprompt.evaluation.frame_level import FrameTargets, evaluate_frames
 from skelprompt.evaluation.hr_defaults import DEFAULT_FIT_WINDOWS, DEFAULT_SIGMA
@@ -98,6 +99,7 @@ class HRData:
     hr: HRSet
     train: PersonWindows
     test: PersonWindows
+    train_names: list[str]
     test_names: list[str]
     test_frames: list[int]
     test_labels: list[np.ndarray]
@@ -111,8 +113,10 @@ def load_hr(
     stride_s: float = DEFAULT_STRIDE_S,
     fit_windows: int = DEFAULT_FIT_WINDOWS,
     limit: int | None = None,
+    with_test: bool = True,
 ) -> HRData:
-    """Cut every training and test video (one at a time, so only the windows stay in memory)."""
+    """Cut every training and (with ``with_test``) test video, one at a time, so only the
+    windows stay in memory."""
     train = PersonWindows()
     fixed = person_frames = tracks = 0
     names = video_names(data_root, hr, "train")[:limit]
@@ -129,7 +133,7 @@ def load_hr(
     test = PersonWindows()
     test_names, test_frames, test_labels = [], [], []
     no_clip = []
-    for i, n in enumerate(video_names(data_root, hr, "test")[:limit]):
+    for i, n in enumerate(video_names(data_root, hr, "test")[:limit] if with_test else []):
         v = load_video(data_root, hr, "test", n)
         assert v.labels is not None
         test_names.append(n)
@@ -152,7 +156,7 @@ def load_hr(
         "test_anomalous_frames": int(sum(int(y.sum()) for y in test_labels)),
         "test_person_windows": len(test.clips),
     }
-    return HRData(hr, train, test, test_names, test_frames, test_labels, stats)
+    return HRData(hr, train, test, names, test_names, test_frames, test_labels, stats)
 
 
 def _features(det: Detector, clips: list[Clip], for_fit: bool, log: Log) -> tuple[Any, ...]:
@@ -167,10 +171,90 @@ def _features(det: Detector, clips: list[Clip], for_fit: bool, log: Log) -> tupl
     return feats, embs, extra
 
 
+ALL_SOURCES = "pose+model+place"
+
+
+@dataclass
+class _Group:
+    """One scene (camera): its training and test person windows (indices)."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+def scene_of(video: str) -> str:
+    """The camera of a video: the part of its name before the first '_' (``01_0014`` -> ``01``)."""
+    return video.split("_")[0]
+
+
+def _scene_groups(data: HRData, per_scene: bool) -> list[_Group]:
+    """One group per camera with test windows (or one group of everything)."""
+    tr, te = np.asarray(data.train.video, np.int64), np.asarray(data.test.video, np.int64)
+    if not per_scene:
+        return [_Group("all", np.arange(len(tr)), np.arange(len(te)))]
+    train_scene = np.array([scene_of(n) for n in data.train_names])[tr] if len(tr) else np.array([])
+    test_scene = np.array([scene_of(n) for n in data.test_names])[te] if len(te) else np.array([])
+    out = []
+    for sc in sorted(set(test_scene.tolist())):
+        idx = np.flatnonzero(train_scene == sc)
+        if len(idx) < 3:
+            raise ModelError(f"scene {sc}: only {len(idx)} training person windows to fit on")
+        out.append(_Group(sc, idx, np.flatnonzero(test_scene == sc)))
+    return out
+
+
+def _take(f: tuple[Any, ...], idx: np.ndarray) -> tuple[Any, ...]:
+    feats, embs, extra = f
+    return feats[idx], embs[idx], {k: v[idx] for k, v in extra.items()}
+
+
+def _fit_per_scene(
+    model: Any, cfg: DetectorConfig, train_f: tuple[Any, ...], groups: list[_Group]
+) -> list[Detector]:
+    return [Detector(model, cfg).fit_features(*_take(train_f, g.train)) for g in groups]
+
+
+@dataclass
+class _Scored:
+    anomaly: np.ndarray
+    prompt: np.ndarray
+
+
+def _score_per_scene(
+    dets: list[Detector],
+    test_f: tuple[Any, ...],
+    groups: list[_Group],
+    prompts: list[str] | None,
+    combine: str | None = None,
+) -> _Scored:
+    n = len(test_f[0])
+    anomaly, prompt = np.zeros(n), np.zeros(n)
+    for det, g in zip(dets, groups, strict=True):
+        if not len(g.test):
+            continue
+        d = det.with_options(combine=combine) if combine else det
+        feats, embs, extra = _take(test_f, g.test)
+        sc = d.score_features(feats, embs, prompts, extra=extra)
+        anomaly[g.test], prompt[g.test] = sc.anomaly, sc.prompt
+    return _Scored(anomaly, prompt)
+
+
 def hr_config(**changes: Any) -> DetectorConfig:
-    """The detector of the HR rows: the default, with one person in the raw-pose descriptor
-    (each scored clip holds one person: a second, empty slot only adds swapped bank rows)."""
-    return replace(DetectorConfig(pose_persons=1), **changes)
+    """The detector of the HR rows: the default with the "place" source added (where in the
+    fixed camera's image each person is: one camera's normal footage says where people walk)
+    and one person in the raw-pose descriptor (each scored clip holds one person: a second,
+    empty slot only adds swapped bank rows)."""
+    return replace(DetectorConfig(ood_features="pose+model+place", pose_persons=1), **changes)
+
+
+def ablation_rows() -> dict[str, tuple[DetectorConfig, bool]]:
+    """Controls beside the HR rows: (detector config, one detector per scene)."""
+    return {
+        "ablation: no place source": (hr_config(ood_features="pose+model"), True),
+        "ablation: no place source, scenes pooled": (hr_config(ood_features="pose+model"), False),
+        "ablation: place source only": (hr_config(ood_features="place"), True),
+    }
 
 
 def run_hr_benchmark(
@@ -188,6 +272,8 @@ def run_hr_benchmark(
     seed: int = 0,
     limit: int | None = None,
     config: DetectorConfig | None = None,
+    per_scene: bool = True,
+    extra_rows: dict[str, tuple[DetectorConfig, bool]] | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Every row of one HR benchmark (module docstring) as a JSON-able dict."""
@@ -200,28 +286,38 @@ def run_hr_benchmark(
     say(f"{name}: {data.stats}")
     cfg = config or hr_config()
 
-    t = time.perf_counter()
-    det = Detector(model, cfg)
-    feats, embs, extra = _features(det, data.train.clips, True, say)
-    det.fit_features(feats, embs, extra)
-    del feats, embs, extra
+    t, c = time.perf_counter(), time.process_time()
+    # features once for every source any row uses; each row's detector takes its own sources
+    feature_det = Detector(model, replace(cfg, ood_features=ALL_SOURCES))
+    train_f = _features(feature_det, data.train.clips, True, say)
+    timings["fit_features"] = time.perf_counter() - t
+    groups = _scene_groups(data, per_scene)
+    rows: dict[str, np.ndarray] = {}
+    fitted = _fit_per_scene(model, cfg, train_f, groups)
     timings["fit"] = time.perf_counter() - t
+    timings["fit_cpu"] = time.process_time() - c  # beside wall time: the machine may be shared
     memory = {"peak_rss_mib_after_fit": peak_rss_mib()}
-    say(f"fit {timings['fit']:.0f} s on {len(data.train.clips)} person windows")
+    say(f"fit {timings['fit']:.0f} s on {len(data.train.clips)} person windows, {len(groups)} scene(s)")
 
-    t = time.perf_counter()
-    ft, et, xt = _features(det, data.test.clips, False, say)
-    scored = det.score_features(ft, et, prompts, extra=xt)
-    rows: dict[str, np.ndarray] = {
-        "skelprompt default": scored.anomaly,
-        "skelprompt OoD only": det.with_options(combine="ood").score_features(ft, et, extra=xt).anomaly,
-        "skelprompt prompt only": scored.prompt,
-        "skelprompt default, wrong prompt": det.score_features(
-            ft, et, list(HR_WRONG_PROMPTS), extra=xt
-        ).anomaly,
-    }
+    t, c = time.perf_counter(), time.process_time()
+    test_f = _features(feature_det, data.test.clips, False, say)
+    default = _score_per_scene(fitted, test_f, groups, prompts)
+    rows["skelprompt default"] = default.anomaly
+    rows["skelprompt OoD only"] = _score_per_scene(fitted, test_f, groups, None, combine="ood").anomaly
+    rows["skelprompt prompt only"] = default.prompt
+    rows["skelprompt default, wrong prompt"] = _score_per_scene(
+        fitted, test_f, groups, list(HR_WRONG_PROMPTS)
+    ).anomaly
     timings["score"] = time.perf_counter() - t
+    timings["score_cpu"] = time.process_time() - c
     memory["peak_rss_mib_after_score"] = peak_rss_mib()
+    for label, other in (ablation_rows() if extra_rows is None else extra_rows).items():
+        o_cfg, o_scene = other
+        o_fit = _fit_per_scene(model, o_cfg, train_f, _scene_groups(data, o_scene))
+        o_groups = _scene_groups(data, o_scene)
+        r = _score_per_scene(o_fit, test_f, o_groups, prompts)
+        rows[label] = r.anomaly
+        rows[f"{label}, OoD only"] = _score_per_scene(o_fit, test_f, o_groups, None, combine="ood").anomaly
 
     if baselines or peer:
         t = time.perf_counter()
@@ -252,6 +348,7 @@ def run_hr_benchmark(
             "prompts": prompts,
             "wrong_prompts": list(HR_WRONG_PROMPTS),
             "detector": {**cfg.__dict__},
+            "per_scene": per_scene,
             **data.stats,
         },
         "model": {"checksum": model_checksum(model), "path": getattr(model, "source_path", None)},
@@ -278,7 +375,7 @@ def results_lines(out: dict[str, Any]) -> list[str]:
         )
     t, m = out["timings"], out["memory"]
     lines.append(
-        f"  fit {t['fit']:.0f} s, score {t['score']:.0f} s, peak RSS {m['peak_rss_mib_after_fit']:.0f} MiB "
+        f"  fit {t['fit']:.0f} s ({t['fit_cpu']:.0f} s CPU), score {t['score']:.0f} s ({t['score_cpu']:.0f} s CPU), peak RSS {m['peak_rss_mib_after_fit']:.0f} MiB "
         f"after fit, {m['peak_rss_mib_after_score']:.0f} MiB after score"
     )
     return lines
