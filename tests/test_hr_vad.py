@@ -25,7 +25,7 @@ def test_avenue_test_video_reads_as_a_tracked_clip_on_the_mask_timeline():
     v = load_video(root, AVENUE, "test", name)
     raw = np.load(root / "hr_vad" / "HR-Avenue" / "test" / f"{name}.npz")
     c = v.clip
-    assert c is not None and v.labels is not None
+    assert c is not None and v.labels is not None and c.track_ids is not None
     assert c.num_frames == len(v.labels) and c.fps == 25.0 and c.img_shape == (360, 640)
     assert sorted(c.track_ids.tolist()) == sorted(np.unique(raw["person"]).tolist())
     # one row of the file lands where its person and frame say; (0, 0) joints are missing
@@ -45,7 +45,7 @@ def test_training_start_duplicates_are_undone_where_the_quirk_shows():
     raw = np.load(path)
     fixed = read_trajectories(path, STC, fix_start_duplicates=True)
     as_published = read_trajectories(path, STC)
-    assert fixed is not None and as_published is not None
+    assert fixed is not None and as_published is not None and fixed.track_ids is not None
     n = fixed.meta["start_duplicates_fixed"]
     assert n > 0 and as_published.meta["start_duplicates_fixed"] == 0
     # every fixed track lost exactly one row; the others are unchanged
