@@ -162,3 +162,20 @@ def test_scene_of_a_video_is_its_camera():
     from skelprompt.evaluation.hr_benchmark import scene_of
 
     assert scene_of("01_0014") == "01" and scene_of("12_0152") == "12"
+
+
+def test_detector_with_the_place_source_saves_and_loads(tmp_path: Path):
+    from skelprompt.detector import Detector
+    from skelprompt.evaluation.hr_benchmark import hr_config
+    from skelprompt.model import load_model
+
+    root = require_data_root()
+    c = load_video(root, AVENUE, "train", "01_01").clip
+    assert c is not None
+    clips = [p for w in cut_windows(c, 2.0, 0.5) for _, p in w.persons][:40]
+    model = load_model()
+    det = Detector(model, hr_config()).fit(clips[:30])
+    assert det.info["memory_bank"]["place"] == {"rows": 30, "of": 30}  # never mirrored
+    det.save(tmp_path / "det.safetensors")
+    back = Detector.load(tmp_path / "det.safetensors", expect_model=model)
+    np.testing.assert_allclose(back.score(clips[30:]).anomaly, det.score(clips[30:]).anomaly)
