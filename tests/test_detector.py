@@ -344,3 +344,18 @@ def test_bad_statistics_are_clear_errors(fitted, tmp_path) -> None:
     listed.write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00[]")
     with pytest.raises(ModelError, match="list.safetensors: not a safetensors file"):
         Detector.load(listed)
+
+
+def test_taking_some_clips_keeps_their_persons_with_them():
+    from skelprompt.detector.sources import PERSON_CLIP, PERSON_EMBEDDINGS, take_features
+
+    feats, embs = np.arange(8.0).reshape(4, 2), np.arange(12.0).reshape(4, 3)
+    extra = {
+        "pose": np.arange(4.0)[:, None],
+        PERSON_EMBEDDINGS: np.array([[1.0, 1, 1], [2, 2, 2], [3, 3, 3]]),
+        PERSON_CLIP: np.array([1, 1, 3]),
+    }
+    f, e, x = take_features((feats, embs, extra), np.array([3, 0, 1]))
+    assert f.tolist() == feats[[3, 0, 1]].tolist() and x["pose"].ravel().tolist() == [3.0, 0.0, 1.0]
+    assert x[PERSON_CLIP].tolist() == [2, 2, 0]  # clip 1 is now at 2, clip 3 at 0
+    assert x[PERSON_EMBEDDINGS][:, 0].tolist() == [1.0, 2.0, 3.0]

@@ -12,7 +12,7 @@ import numpy as np
 from skelprompt.detector.scorers import SCORERS, OoDScorer, make_scorer, scorer_names
 from skelprompt.scoring import COMBINES, PROMPT_GUARDS
 
-OOD_SOURCES = ("model", "random", "pose")
+OOD_SOURCES = ("model", "random", "pose", "place")
 # "cosine": max cosine to the anomaly prompts minus the normal prompts' (the paper's Eq. 4);
 # "softmax": log-odds of the anomaly prompts against normal anchors and normal prompts
 PROMPT_EVIDENCES = ("cosine", "softmax")
@@ -39,7 +39,8 @@ class DetectorConfig:
     ood_features: str = option(
         "pose+model",
         "What the OoD distance is measured on, '+'-joined: pose (raw poses), model (pretrained "
-        "encoder), random (random encoder).",
+        "encoder), random (random encoder), place (where in a fixed camera's image the person "
+        "is; image clips only).",
     )
     pose_persons: int = option(2, "Persons kept in the raw-pose descriptor.", min=1)
     # immune to track-id switches

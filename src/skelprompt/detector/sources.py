@@ -16,6 +16,7 @@ from skelprompt.model.config import ModelConfig
 from skelprompt.model.features import extract_features
 from skelprompt.model.network import SkeletonTextModel
 from skelprompt.model.seeded import seeded
+from skelprompt.place_descriptor import PLACE_DIM, place_descriptors
 from skelprompt.pose_descriptor import CANONICAL_FLIP, DESCRIPTOR_FRAMES, descriptor_variants, descriptors
 
 RANDOM_ENCODER_SEED = 0
@@ -26,6 +27,7 @@ Features = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
 # extra arrays of the persons of clips with several people: each person's embedding f(x)
 # alone, and the clip it belongs to (for DetectorConfig.prompt_persons "each")
 PERSON_EMBEDDINGS, PERSON_CLIP = "person_embeddings", "person_clip"
+DESCRIPTOR_SOURCES = ("pose", "place")  # hand-made descriptors: never L2-normalised
 
 
 def random_encoder(model_cfg: ModelConfig) -> SkeletonTextModel:
@@ -65,6 +67,8 @@ def source_features(
         extra["pose"] = descriptors(clips, config.pose_persons, order_by_x=config.pose_order_by_x)
     if config.prompt_persons == "each" or for_fit:  # fitted ones serve either option later
         extra[PERSON_EMBEDDINGS], extra[PERSON_CLIP] = person_embeddings(model, clips)
+    if "place" in config.sources:
+        extra["place"] = place_descriptors(clips)
     if for_fit and config.symmetric:
         mirrored = [c.mirrored() for c in clips]
         if "model" in config.sources:
@@ -72,6 +76,21 @@ def source_features(
         if random_enc is not None:
             extra["random_mirror"] = extract_features(random_enc, mirrored)[0]
     return feats, embs, extra
+
+
+def take_features(features: Features, idx: np.ndarray) -> Features:
+    """The features of clips ``idx`` (in that order); the persons' rows follow their clips."""
+    feats, embs, extra = features
+    idx = np.asarray(idx, np.int64)
+    out = {k: v[idx] for k, v in extra.items() if k not in (PERSON_EMBEDDINGS, PERSON_CLIP)}
+    if PERSON_CLIP in extra:
+        owner = np.asarray(extra[PERSON_CLIP], np.int64)
+        new_of = np.full(len(embs), -1, np.int64)
+        new_of[idx] = np.arange(len(idx))
+        keep = np.flatnonzero(new_of[owner] >= 0)
+        out[PERSON_EMBEDDINGS] = extra[PERSON_EMBEDDINGS][keep]
+        out[PERSON_CLIP] = new_of[owner[keep]]
+    return feats[idx], embs[idx], out
 
 
 def person_embeddings(model: SkeletonTextModel, clips: list[Clip]) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +109,7 @@ def person_embeddings(model: SkeletonTextModel, clips: list[Clip]) -> tuple[np.n
 def prep(config: DetectorConfig, source: str, feats: np.ndarray) -> np.ndarray:
     """float64, and L2-normalised encoder features when ``normalize_features``."""
     feats = np.asarray(feats, np.float64)
-    if source != "pose" and config.normalize_features:
+    if source not in DESCRIPTOR_SOURCES and config.normalize_features:
         feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     return feats
 
@@ -111,7 +130,7 @@ def source_arrays(
 
 def variants(config: DetectorConfig, src: str, x: np.ndarray, extra: dict[str, np.ndarray]) -> np.ndarray:
     """[V, N, D]: the normal features and, when symmetric, those of the mirrored clips."""
-    if not config.symmetric:
+    if not config.symmetric or src == "place":  # where and which way a person goes is the point
         return x[None]
     if src == "pose":
         return descriptor_variants(x, config.pose_persons)
@@ -127,4 +146,6 @@ def feature_dim(config: DetectorConfig, model_cfg: ModelConfig, src: str) -> int
     """The width of a source's feature rows."""
     if src == "pose":
         return config.pose_persons * DESCRIPTOR_FRAMES * len(CANONICAL_FLIP) * 2
+    if src == "place":
+        return PLACE_DIM
     return model_cfg.feature_dim
