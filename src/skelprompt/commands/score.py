@@ -20,6 +20,7 @@ from skelprompt.commands.options import (
     pose_input_size,
     positive_seconds,
 )
+from skelprompt.commands.prompts import LearnedPromptFile
 from skelprompt.commands.score_archive import (
     RETRIES,
     JsonlOut,
@@ -97,6 +98,7 @@ def score(
     workers: Workers = None,
     ray: RayAddress = None,
     retries: Retries = RETRIES,
+    learned_prompt: LearnedPromptFile = None,
 ) -> None:
     """Score clips, videos or a live stream: OoD, prompt and anomaly scores with the threshold.
 
@@ -104,20 +106,26 @@ def score(
     persons (who); a webcam index, URL or --live file is scored as it plays, alerts printed.
     --workers N or --ray score many videos at once (exit code 1 when one could not be scored).
     """
+    from skelprompt.commands.prompts import load_learned
     from skelprompt.commands.tables import clip_table
     from skelprompt.detector import Detector
     from skelprompt.footage import FootageSettings, score_clips, to_json
     from skelprompt.model import load_model
+    from skelprompt.prompt_learning.apply import with_learned_prompt
 
     if is_archive_run(inputs, workers, ray):
+        if learned_prompt is not None:
+            raise SkelpromptError("--learned-prompt is not supported with --workers or --ray")
         raise typer.Exit(score_archive_command(
             inputs, detector, prompt, normal_prompt, (json_out, jsonl), model, false_alarm_rate,
             (window_length, window_stride, input_size, pose_backend), (workers, ray, retries),
             {"--render": render, "--plot": plot, "--live": live, "--max-frames": max_frames},
         ))  # fmt: skip
     kind = _input_kind(inputs, live)
-    _check_before_work(kind, inputs, [detector, model], json_out, render, plot, jsonl, max_frames)
+    _check_before_work(kind, inputs, [detector, model, learned_prompt], json_out, render, plot, jsonl, max_frames)
     det = Detector.load(detector, expect_model=load_model(model) if model else None)
+    if learned_prompt is not None:
+        det = with_learned_prompt(det, load_learned(learned_prompt))
     if false_alarm_rate is not None:
         _warn_if_too_few(det, false_alarm_rate)
     settings = FootageSettings.of_detector(det.info, window_length, window_stride, input_size, pose_backend)

@@ -25,6 +25,7 @@ import torch
 from skelprompt import __version__
 from skelprompt.detector import sources
 from skelprompt.detector.config import LEGACY_PROMPT_OPTIONS, DetectorConfig, has_type
+from skelprompt.detector.exemplars import AnomalyExemplars
 from skelprompt.detector.scorers import SCORERS, OoDScorer
 from skelprompt.errors import ModelError
 from skelprompt.model.checkpoint import load_tensors, model_checksum, read_safetensors_metadata, save_tensors
@@ -47,6 +48,8 @@ def fitted_arrays(det: Detector) -> dict[str, np.ndarray]:
     out = {"detector.normal_embeddings": normal_embeddings, "detector.normal_ood": normal_ood}
     for src, st in det.stats.items():
         out.update({f"ood.{src}.{name}": arr for name, arr in st.items()})
+    if det.exemplars is not None:
+        out.update(det.exemplars.to_tensors())
     return out
 
 
@@ -84,6 +87,8 @@ def save_detector(det: Detector, path: str | os.PathLike[str]) -> None:
         "model_provenance": json.dumps(getattr(det.model, "provenance", {})),
         "info": json.dumps(det.info),
     }
+    if det.exemplars is not None:
+        meta["exemplars"] = json.dumps(det.exemplars.to_meta())
     save_tensors(path, tensors, meta)
 
 
@@ -120,6 +125,11 @@ def load_detector(
             raise ModelError(f"{path}: the stored random encoder does not match the model config") from None
     det.normal_embeddings, det.normal_ood = normal_embeddings, normal_ood
     det.scorers, det.normal_dists = scorers, normal_dists
+    if "exemplars" in meta:
+        dims = {s: sources.feature_dim(dcfg, mcfg, s) for s in dcfg.sources}
+        ex_tensors = {k: v.to(torch.float64).numpy() for k, v in tensors.items() if k.startswith("exemplars.")}
+        ex_meta = _json_object(path, meta, "exemplars")
+        det.exemplars = AnomalyExemplars.from_file(path, ex_meta, ex_tensors, dcfg, len(normal_ood), dims)
     det.info = info
     det.info["model_checksum"] = meta.get("model_checksum")
     return det
