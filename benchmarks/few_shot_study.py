@@ -48,7 +48,9 @@ from skelprompt.prompt_learning.learn import LearnSettings, learn_on_examples, l
 from skelprompt.prompt_learning.pool import pool_embeddings
 
 WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+EXEMPLAR_SOURCES = (("pose",), ("model",), ("pose", "model"))  # the default detector's sources
 INIT = "a person is"
+POOL_CLIPS_PER_CLASS = 16  # CoOp's 16 shots per class (the machine is shared: a short encoding pass)
 Feats = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
 
 
@@ -56,15 +58,32 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def cached_features(det: Detector, clips: list[Clip], for_fit: bool, path: Path) -> Feats:
-    if path.exists():
-        z = np.load(path)
-        extra = {k[6:]: z[k] for k in z.files if k.startswith("extra_")}
-        return z["feats"], z["embs"], extra
-    f, e, x = det.features(clips, for_fit=for_fit)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, feats=f, embs=e, **{f"extra_{k}": v for k, v in x.items()})
-    return f, e, x
+class ClipFeatures:
+    """Every clip of a benchmark's folds encoded once (with mirrors), cached in one file."""
+
+    def __init__(self, det: Detector, folds: list[Fold], path: Path) -> None:
+        clips = list({id(c): c for f in folds for c in f.fit + f.test + f.train_anomalous}.values())
+        self.row = {id(c): i for i, c in enumerate(clips)}
+        if path.exists():
+            z = np.load(path)
+            self.all: Feats = (
+                z["feats"],
+                z["embs"],
+                {k[6:]: z[k] for k in z.files if k.startswith("extra_")},
+            )
+            if len(self.all[0]) != len(clips):
+                raise SystemExit(f"{path}: cached for another set of clips; remove it")
+            return
+        t = time.perf_counter()
+        self.all = det.features(clips, for_fit=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f, e, x = self.all
+        np.savez(path, feats=f, embs=e, **{f"extra_{k}": v for k, v in x.items()})  # type: ignore[arg-type]
+        say(f"  encoded {len(clips)} clips in {time.perf_counter() - t:.0f} s")
+
+    def get(self, clips: list[Clip], for_fit: bool) -> Feats:
+        f, e, x = take(self.all, np.array([self.row[id(c)] for c in clips], dtype=np.int64))
+        return f, e, (x if for_fit else {k: v for k, v in x.items() if not k.endswith("_mirror")})
 
 
 def take(feats: Feats, idx: np.ndarray) -> Feats:
@@ -72,13 +91,18 @@ def take(feats: Feats, idx: np.ndarray) -> Feats:
     return f[idx], e[idx], {k: v[idx] for k, v in x.items()}
 
 
-def pool_prompt(model: SkeletonTextModel, dataset: str, data_root: str, cache: Path, steps: int) -> LearnedPrompt:
+def pool_prompt(
+    model: SkeletonTextModel, dataset: str, data_root: str, cache: Path, steps: int
+) -> LearnedPrompt:
     """The context learned on the pretraining pool without ``dataset`` (cached)."""
-    path = cache / f"coop-without-{dataset}-{model_checksum(model)[:12]}-{steps}.safetensors"
+    path = (
+        cache
+        / f"coop-without-{dataset}-{model_checksum(model)[:12]}-{steps}-{POOL_CLIPS_PER_CLASS}.safetensors"
+    )
     if path.exists():
         return load_learned_prompt(path)
     t = time.perf_counter()
-    pool = pool_embeddings(model, data_root, (dataset,))
+    pool = pool_embeddings(model, data_root, (dataset,), max_clips_per_class=POOL_CLIPS_PER_CLASS)
     base = get_text_encoder(model.cfg.text_encoder)
     enc = ContextEncoder(base, initial_context(base, INIT))
     scale = float(model.logit_scale.detach().exp().clamp(max=100.0))
@@ -101,14 +125,12 @@ def bench_prompts(name: str) -> tuple[list[str], list[str]]:
 
 
 def run_fold(
-    name: str, fold: Fold, k_fold: int, model: SkeletonTextModel, lp: LearnedPrompt | None,
+    name: str, fold: Fold, k_fold: int, feats: ClipFeatures, det: Detector, lp: LearnedPrompt | None,
     args: argparse.Namespace, rows: dict[str, dict[str, list[float]]],
 ) -> None:  # fmt: skip
     """Append this fold's AUCs to ``rows[label][draw key]``."""
-    key = f"{args.cache}/feats/{name}-{fold.name}-{model_checksum(model)[:12]}"
-    det = Detector(model, DetectorConfig())
-    fit = cached_features(det, fold.fit, True, Path(f"{key}-fit.npz"))
-    ft, et, xt = cached_features(det, fold.test, False, Path(f"{key}-test.npz"))
+    fit = feats.get(fold.fit, True)
+    ft, et, xt = feats.get(fold.test, False)
     det.fit_features(*fit)
     prompts, normal = bench_prompts(name)
     y = fold.labels
@@ -123,26 +145,31 @@ def run_fold(
     coop = with_learned_prompt(det, lp) if lp is not None else None
     if coop is not None:
         add("0-shot: prompt only, CoOp (pool)", "-", coop.prompt_evidence(et, prompts, normal))
-        add("0-shot: default with CoOp (pool)", "-", coop.score_features(ft, et, prompts, normal, extra=xt).anomaly)
+        add(
+            "0-shot: default with CoOp (pool)",
+            "-",
+            coop.score_features(ft, et, prompts, normal, extra=xt).anomaly,
+        )
     if not fold.train_anomalous:
         return
-    anom = cached_features(det, fold.train_anomalous, True, Path(f"{key}-anom.npz"))
+    anom = feats.get(fold.train_anomalous, True)
     n_anom = len(anom[0])
     for k in [s for s in args.shots if s > 0]:
         for d in range(args.draws):
             rng = np.random.default_rng([args.seed, list(BENCHMARKS).index(name), k_fold, k, d])
             idx = rng.choice(n_anom, min(k, n_anom), replace=False)
-            attach_exemplars(det, fit[0], fit[2], *take(anom, idx)[::2])
-            sc = det.score_features(ft, et, prompts, normal, extra=xt)
-            ex = sc.exemplar
-            assert ex is not None
-            base = sc.anomaly - det.exemplars.weight * ex  # type: ignore[union-attr]
-            draw = str(d)
-            for w in WEIGHTS:
-                add(f"{k}-shot: default + {w:g} x exemplars", draw, base + w * ex)
-                add(f"{k}-shot: OoD + {w:g} x exemplars", draw, sc.p_ood + w * ex)
-            add(f"{k}-shot: exemplars only", draw, ex)
-            if coop is not None and k in args.coop_examples and prompts:
+            for only in EXEMPLAR_SOURCES:
+                attach_exemplars(det, fit[0], fit[2], *take(anom, idx)[::2], only=only)
+                sc = det.score_features(ft, et, prompts, normal, extra=xt)
+                ex = sc.exemplar
+                assert ex is not None and det.exemplars is not None
+                base = sc.anomaly - det.exemplars.weight * ex
+                draw, on = str(d), "+".join(only)
+                for w in WEIGHTS:
+                    add(f"{k}-shot: default + {w:g} x exemplars[{on}]", draw, base + w * ex)
+                    add(f"{k}-shot: OoD + {w:g} x exemplars[{on}]", draw, sc.p_ood + w * ex)
+                add(f"{k}-shot: exemplars[{on}] only", draw, ex)
+            if lp is not None and coop is not None and k in args.coop_examples and prompts:
                 lp_k = examples_prompt(det, lp, anom[1][idx], fit[1], prompts, normal, args)
                 ck = with_learned_prompt(det, lp_k)
                 s2 = ck.score_features(ft, et, prompts, normal, extra=xt)
@@ -186,7 +213,9 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--coop-steps", type=int, default=LearnSettings().steps, help="0: no CoOp rows")
-    ap.add_argument("--coop-examples", nargs="*", type=int, default=[], help="k at which to learn from examples")
+    ap.add_argument(
+        "--coop-examples", nargs="*", type=int, default=[], help="k at which to learn from examples"
+    )
     ap.add_argument("--coop-example-steps", type=int, default=30)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -203,10 +232,17 @@ def main() -> None:
                 continue
             t = time.perf_counter()
             model = load_model(path)
-            lp = pool_prompt(model, ds, args.data_root, args.cache, args.coop_steps) if args.coop_steps else None
+            lp = (
+                pool_prompt(model, ds, args.data_root, args.cache, args.coop_steps)
+                if args.coop_steps
+                else None
+            )
             rows: dict[str, dict[str, list[float]]] = {}
-            for i, fold in enumerate(get_benchmark(name).load_folds(args.data_root)):
-                run_fold(name, fold, i, model, lp, args, rows)
+            folds = get_benchmark(name).load_folds(args.data_root)
+            det = Detector(model, DetectorConfig())
+            feats = ClipFeatures(det, folds, args.cache / f"feats-{name}-{model_checksum(model)[:12]}.npz")
+            for i, fold in enumerate(folds):
+                run_fold(name, fold, i, feats, det, lp, args, rows)
             results[run_key] = summarise(rows)
             args.out.write_text(json.dumps(results, indent=1))
             say(f"{run_key}: done in {time.perf_counter() - t:.0f} s")

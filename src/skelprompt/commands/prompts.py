@@ -21,7 +21,8 @@ from skelprompt.footage.sources import FootageSettings
 from skelprompt.prompt_learning.learn import LearnSettings
 
 _DEFAULTS = LearnSettings()
-DEFAULT_INIT = "a person is"  # CoOp starts from "a photo of a"; this is the pretraining templates'
+DEFAULT_INIT = "a person is"
+DEFAULT_CLIPS_PER_CLASS = 32  # CoOp learns from 1-16 shots per class; more only slows encoding  # CoOp starts from "a photo of a"; this is the pretraining templates'
 
 LearnedPromptFile = Annotated[
     Path | None,
@@ -111,6 +112,9 @@ def learn(
     max_clips_per_dataset: Annotated[
         int, typer.Option(help="Pool: at most this many clips per data set (0 = all).", min=0)
     ] = 0,
+    max_clips_per_class: Annotated[
+        int, typer.Option(help="Pool: at most this many clips per class (0 = all).", min=0)
+    ] = DEFAULT_CLIPS_PER_CLASS,
     seed: Annotated[int, typer.Option(help="Seed of the step sampling.")] = _DEFAULTS.seed,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
@@ -165,8 +169,8 @@ def learn(
             raise SkelpromptError(
                 "--normal, --prompt, --normal-prompt and --start are for --anomaly-examples"
             )
-        result = _learn_on_pool(enc, encoder, scale, settings, data_root, exclude or [], max_clips_per_dataset,
-                                provenance)  # fmt: skip
+        result = _learn_on_pool(enc, encoder, scale, settings, data_root, exclude or [],
+                                (max_clips_per_dataset, max_clips_per_class), provenance)  # fmt: skip
     provenance["losses"] = finite_losses(result.losses[:: max(1, len(result.losses) // 50)])
     provenance["first_loss"], provenance["last_loss"] = (
         round(result.first_loss, 5),
@@ -176,20 +180,20 @@ def learn(
     typer.echo(f"loss {result.first_loss:.4f} -> {result.last_loss:.4f}; learned prompt -> {out}")
 
 
-def _learn_on_pool(enc, encoder, scale, settings, data_root, exclude, max_clips, provenance):  # type: ignore[no-untyped-def]
+def _learn_on_pool(enc, encoder, scale, settings, data_root, exclude, caps, provenance):
     from skelprompt.datasets.registry import get_info
     from skelprompt.prompt_learning.learn import learn_on_pool
     from skelprompt.prompt_learning.pool import pool_embeddings
 
     for name in exclude:
         get_info(name)  # a clear error for an unknown data set
-    pool = pool_embeddings(encoder, data_root, tuple(exclude), max_clips)
+    pool = pool_embeddings(encoder, data_root, tuple(exclude), *caps)
     provenance.update({"mode": "pool", "datasets": pool.datasets, "excluded": list(exclude),
                        "num_clips": len(pool.labels), "num_classes": len(pool.texts)})  # fmt: skip
     return learn_on_pool(enc, pool.embeddings, pool.labels, pool.texts, scale, settings)
 
 
-def _learn_on_examples(enc, encoder, scale, settings, examples, normal, prompt, normal_prompt,  # type: ignore[no-untyped-def]
+def _learn_on_examples(enc, encoder, scale, settings, examples, normal, prompt, normal_prompt,
                        trust_pickle, layout, provenance):  # fmt: skip
     from skelprompt.model.features import extract_features
     from skelprompt.prompt_learning.learn import learn_on_examples

@@ -1,7 +1,7 @@
 """Few-shot anomaly exemplars: a handful of clips showing the anomaly, kept beside the normal set.
 
-Per OoD source (the detector's own features: pose descriptor, encoder features), the exemplars'
-rows (with their mirrored / person-swapped variants when the detector is symmetric) form a
+On the detector's raw-pose descriptor (when it has one; else on each of its OoD sources), the
+exemplars' rows (with their mirrored / person-swapped variants when the detector is symmetric) form a
 second, tiny memory bank. A clip's exemplar evidence on a source is how much nearer it lies to
 the anomaly bank than to the normal one, ``log d_N(x) - log d_A(x)`` (``d_N``: the detector's
 k-NN OoD distance; ``d_A``: the distance to the nearest exemplar row); it is standardised on
@@ -34,14 +34,26 @@ def exemplar_evidence(normal_dist: np.ndarray, anomaly_dist: np.ndarray) -> np.n
 
 
 def exemplar_rows(
-    config: DetectorConfig, feats: np.ndarray, extra: dict[str, np.ndarray]
+    config: DetectorConfig,
+    feats: np.ndarray,
+    extra: dict[str, np.ndarray],
+    only: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per source: the exemplars' prepared rows, every variant of every clip ``[V * n, D]``."""
+    """Per source (of ``only``, default all): the exemplars' prepared rows, every variant of
+    every clip ``[V * n, D]``."""
     out = {}
     for src, x in sources.source_arrays(config, feats, extra).items():
+        if only is not None and src not in only:
+            continue
         v = sources.variants(config, src, x, extra)
         out[src] = v.reshape(-1, v.shape[-1])
     return out
+
+
+def exemplar_sources(config: DetectorConfig) -> tuple[str, ...]:
+    """The sources exemplar distances are measured on: the raw-pose descriptor when the
+    detector has it (measured best: README, few-shot), else all of the detector's."""
+    return ("pose",) if "pose" in config.sources else config.sources
 
 
 @dataclass
@@ -63,14 +75,19 @@ class AnomalyExemplars:
         normal_arrays: dict[str, np.ndarray],
         normal_dists: dict[str, np.ndarray],
         weight: float = DEFAULT_EXEMPLAR_WEIGHT,
+        only: tuple[str, ...] | None = None,
     ) -> AnomalyExemplars:
         """From the exemplars' features (``Detector.features(clips, for_fit=True)``) and the
-        fitted detector's normal features and cross-fitted distances per source."""
+        fitted detector's normal features and cross-fitted distances per source; ``only``:
+        the sources to measure exemplar distances on (default :func:`exemplar_sources`)."""
+        only = exemplar_sources(config) if only is None else only
+        if not set(only) <= set(config.sources) or not only:
+            raise ModelError(f"exemplar sources {only} must be some of the detector's {config.sources}")
         if len(feats) == 0:
             raise ModelError("no anomaly examples given")
         if len(feats) > MAX_EXEMPLARS:
             raise ModelError(f"at most {MAX_EXEMPLARS} anomaly examples, got {len(feats)}")
-        rows = exemplar_rows(config, feats, extra)
+        rows = exemplar_rows(config, feats, extra, only)
         normal_ev = {
             s: exemplar_evidence(normal_dists[s], knn_distance(normal_arrays[s], rows[s], 1)) for s in rows
         }
@@ -123,8 +140,10 @@ class AnomalyExemplars:
             or weight < 0
         ):
             raise ModelError(f"{path}: exemplars weight must be a finite number >= 0, got {weight!r}")
-        if srcs != sorted(config.sources):
-            raise ModelError(f"{path}: exemplars sources must be {sorted(config.sources)}, got {srcs!r}")
+        if not isinstance(srcs, list) or not srcs or srcs != sorted(set(srcs) & set(config.sources)):
+            raise ModelError(
+                f"{path}: exemplars sources must be some of {sorted(config.sources)}, got {srcs!r}"
+            )
         info = meta.get("info", {})
         if not isinstance(info, dict):
             raise ModelError(f"{path}: exemplars info must be an object")

@@ -22,6 +22,7 @@ def attach_exemplars(
     example_feats: np.ndarray,
     example_extra: dict[str, np.ndarray],
     weight: float = DEFAULT_EXEMPLAR_WEIGHT,
+    only: tuple[str, ...] | None = None,
 ) -> Detector:
     """Give a detector fitted on ``normal_feats`` (``Detector.features(..., for_fit=True)``)
     the anomaly examples' features; returns ``det``."""
@@ -29,7 +30,7 @@ def attach_exemplars(
         raise ModelError("fit the detector on normal clips before adding anomaly examples")
     normal_arrays = sources.source_arrays(det.config, normal_feats, normal_extra)
     det.exemplars = AnomalyExemplars.fit(
-        det.config, example_feats, example_extra, normal_arrays, det.normal_dists, weight
+        det.config, example_feats, example_extra, normal_arrays, det.normal_dists, weight, only
     )
     return det
 

@@ -8,8 +8,8 @@ pair context, as pretraining phrased it with the pair templates.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -28,16 +28,22 @@ class PoolEmbeddings:
 
 def pool_embeddings(
     model: SkeletonTextModel,
-    data_root: str | os.PathLike[str] | None,
+    data_root: str | Path | None,
     exclude: tuple[str, ...] = (),
     max_clips_per_dataset: int = 0,
+    max_clips_per_class: int = 0,
 ) -> PoolEmbeddings:
-    """Embed the pool's clips with ``model`` (``max_clips_per_dataset`` > 0: a random subset
-    of each data set, for quick runs and tests)."""
+    """Embed the pool's clips with ``model``. Caps > 0 keep a random subset of each data set
+    or class (CoOp learns from a few shots per class; the caps keep the encoding pass short)."""
     from skelprompt.pretrain.config import bundled_recipe
     from skelprompt.pretrain.data import build_pool
 
-    cfg = replace(bundled_recipe(), exclude=tuple(exclude), max_clips_per_dataset=max_clips_per_dataset)
+    cfg = replace(
+        bundled_recipe(),
+        exclude=tuple(exclude),
+        max_clips_per_dataset=max_clips_per_dataset,
+        max_clips_per_class=max_clips_per_class,
+    )
     if not cfg.used_datasets():
         raise SkelpromptError("no data set left in the pool (check --exclude)")
     pool = build_pool(cfg, data_root)
