@@ -154,20 +154,21 @@ def run_fold(
         return
     anom = feats.get(fold.train_anomalous, True)
     n_anom = len(anom[0])
+    arrays, dists = det._source_distances(ft, xt)
+    pct = det.config.calibration_percentile
     for k in [s for s in args.shots if s > 0]:
         for d in range(args.draws):
             rng = np.random.default_rng([args.seed, list(BENCHMARKS).index(name), k_fold, k, d])
             idx = rng.choice(n_anom, min(k, n_anom), replace=False)
             for only in EXEMPLAR_SOURCES:
                 attach_exemplars(det, fit[0], fit[2], *take(anom, idx)[::2], only=only)
-                sc = det.score_features(ft, et, prompts, normal, extra=xt)
-                ex = sc.exemplar
-                assert ex is not None and det.exemplars is not None
-                base = sc.anomaly - det.exemplars.weight * ex
+                assert det.exemplars is not None
+                # the same sum as score_features adds (tested), without recomputing the OoD term
+                ex = det.exemplars.evidence(arrays, dists, pct)
                 draw, on = str(d), "+".join(only)
                 for w in WEIGHTS:
-                    add(f"{k}-shot: default + {w:g} x exemplars[{on}]", draw, base + w * ex)
-                    add(f"{k}-shot: OoD + {w:g} x exemplars[{on}]", draw, sc.p_ood + w * ex)
+                    add(f"{k}-shot: default + {w:g} x exemplars[{on}]", draw, zs.anomaly + w * ex)
+                    add(f"{k}-shot: OoD + {w:g} x exemplars[{on}]", draw, zs.p_ood + w * ex)
                 add(f"{k}-shot: exemplars[{on}] only", draw, ex)
             if lp is not None and coop is not None and k in args.coop_examples and prompts:
                 lp_k = examples_prompt(det, lp, anom[1][idx], fit[1], prompts, normal, args)

@@ -187,6 +187,11 @@ def _learn_on_pool(enc, encoder, scale, settings, data_root, exclude, caps, prov
 
     for name in exclude:
         get_info(name)  # a clear error for an unknown data set
+    seen = set(encoder.provenance.get("datasets") or {}) & set(exclude)
+    if seen:  # the context would stay out of data the skeleton model itself was trained on
+        typer.echo(
+            f"warning: the model was pretrained on {', '.join(sorted(seen))}: not zero-shot there", err=True
+        )
     pool = pool_embeddings(encoder, data_root, tuple(exclude), *caps)
     provenance.update({"mode": "pool", "datasets": pool.datasets, "excluded": list(exclude),
                        "num_clips": len(pool.labels), "num_classes": len(pool.texts)})  # fmt: skip
