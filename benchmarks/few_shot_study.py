@@ -203,6 +203,21 @@ def summarise(rows: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, An
     return out
 
 
+def table(results: dict[str, Any], labels: list[str]) -> str:
+    """A markdown table: one row per label, one column per benchmark (mean ± std over draws)."""
+    names = [n for n in BENCHMARKS if any(k.endswith("/" + n) for k in results)]
+    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for label in labels:
+        cells = []
+        for n in names:
+            r = next((v.get(label) for k, v in results.items() if k.endswith("/" + n)), None)
+            cells.append(
+                "-" if r is None else f"{r['mean']:.3f}" + (f" ± {r['std']:.3f}" if r["std"] else "")
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("seed_dirs", nargs="+", type=Path)
@@ -218,7 +233,11 @@ def main() -> None:
         "--coop-examples", nargs="*", type=int, default=[], help="k at which to learn from examples"
     )
     ap.add_argument("--coop-example-steps", type=int, default=30)
+    ap.add_argument("--table", nargs="+", metavar="ROW", help="only print these rows of --out as a table")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text()), args.table))
+        return
     logging.basicConfig(level=logging.WARNING)
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     for seed_dir in args.seed_dirs:
