@@ -159,7 +159,9 @@ def fit(
     det = Detector(encoder, cfg)
     if examples_in:
         settings = FootageSettings(window_length, window_stride, input_size, pose_backend)
-        fit_with_examples(det, clips, read_examples(examples_in, trust_pickle, layout, settings), progress=True)
+        fit_with_examples(
+            det, clips, read_examples(examples_in, trust_pickle, layout, settings), progress=True
+        )
     else:
         det.fit(clips, progress=True)
     det.info["normal_sources"] = sorted({c.source or "" for c in clips})[:50]

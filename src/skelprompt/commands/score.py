@@ -122,7 +122,9 @@ def score(
             {"--render": render, "--plot": plot, "--live": live, "--max-frames": max_frames},
         ))  # fmt: skip
     kind = _input_kind(inputs, live)
-    _check_before_work(kind, inputs, [detector, model, learned_prompt], json_out, render, plot, jsonl, max_frames)
+    _check_before_work(
+        kind, inputs, [detector, model, learned_prompt], json_out, render, plot, jsonl, max_frames
+    )
     det = Detector.load(detector, expect_model=load_model(model) if model else None)
     if learned_prompt is not None:
         det = with_learned_prompt(det, load_learned(learned_prompt))

@@ -228,7 +228,10 @@ class Detector:
         if self.exemplars is not None:  # few-shot: nearer the anomaly examples than the normals
             pct, w = self.config.calibration_percentile, self.exemplars.weight
             exemplar = self.exemplars.evidence(arrays, dists, pct)
-            anomaly, normal_anomaly = anomaly + w * exemplar, normal_anomaly + w * self.exemplars.normal_scores(pct)
+            anomaly, normal_anomaly = (
+                anomaly + w * exemplar,
+                normal_anomaly + w * self.exemplars.normal_scores(pct),
+            )
         rate = self.config.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
         threshold = threshold_at_false_alarm_rate(normal_anomaly, rate)
         return Scores(ood, ps, p_o, p_t, anomaly, threshold, prompts, normal_prompts, exemplar)

@@ -127,7 +127,9 @@ def load_detector(
     det.scorers, det.normal_dists = scorers, normal_dists
     if "exemplars" in meta:
         dims = {s: sources.feature_dim(dcfg, mcfg, s) for s in dcfg.sources}
-        ex_tensors = {k: v.to(torch.float64).numpy() for k, v in tensors.items() if k.startswith("exemplars.")}
+        ex_tensors = {
+            k: v.to(torch.float64).numpy() for k, v in tensors.items() if k.startswith("exemplars.")
+        }
         ex_meta = _json_object(path, meta, "exemplars")
         det.exemplars = AnomalyExemplars.from_file(path, ex_meta, ex_tensors, dcfg, len(normal_ood), dims)
     det.info = info
