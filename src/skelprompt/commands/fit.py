@@ -169,7 +169,8 @@ def fit(
         det.info.update(footage.info)
     det.save(out)
     what = "windows" if footage is not None else "clips"
-    console.print(f"fitted on {len(clips)} normal {what} -> [bold]{out}[/bold]")
+    examples = f" and {det.exemplars.count} anomaly examples" if det.exemplars is not None else ""
+    console.print(f"fitted on {len(clips)} normal {what}{examples} -> [bold]{out}[/bold]")
     _warn_if_too_few(len(clips), false_alarm_rate, footage)
 
 
