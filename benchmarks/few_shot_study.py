@@ -8,8 +8,9 @@ every encoder was pretrained without the benchmark's data set). Per benchmark an
 default detector (DetectorConfig()) is fitted on the fold's normal clips and scored on its test
 clips with the protocol's prompts (zero-shot), then with k anomaly examples drawn at random from
 the training folds' anomalous clips (``Fold.train_anomalous``, never the test fold's), ``--draws``
-draws per k. Rows: the default with exemplars at several exemplar weights; OoD + exemplars
-(no prompt); exemplars alone.
+draws per k. Rows: the default with exemplars at several exemplar weights, with exemplar
+distances on the pose descriptor, the encoder features or both; OoD + exemplars (no prompt);
+exemplars alone. ``--table ROW ...`` prints rows of --out as the README's markdown table.
 
 Zero-shot CoOp: per leave-one-out encoder, a context is learned on the pretraining pool without
 the benchmark's data set (``skelprompt prompts learn --exclude DATASET``, the zero-shot rule) and

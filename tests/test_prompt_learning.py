@@ -214,6 +214,21 @@ def test_anomaly_examples_raise_anomaly_like_clips(tmp_path, capsys) -> None:
     back = Detector.load(path)
     np.testing.assert_allclose(back.score(test).anomaly, few.anomaly)
     assert back.checksum() == det.checksum() != zero_shot.checksum()
+    # a damaged exemplar record is refused, naming the file
+    from safetensors.torch import load_file, save_file
+
+    from skelprompt.model.metadata import read_safetensors_metadata
+
+    meta, tensors = read_safetensors_metadata(path), load_file(str(path))
+    bad_meta = {**meta, "exemplars": json.dumps({**json.loads(meta["exemplars"]), "weight": -1})}
+    for name, m, t in (
+        ("weight", bad_meta, tensors),
+        ("rows", meta, {k: v for k, v in tensors.items() if not k.endswith(".rows")}),
+    ):
+        bad = tmp_path / f"bad-{name}.safetensors"
+        save_file(t, str(bad), metadata=m)
+        with pytest.raises(ModelError, match=bad.name):
+            Detector.load(bad)
     # the command line
     n_path, k_path, out = tmp_path / "normal.npz", tmp_path / "kicks.npz", tmp_path / "cli.safetensors"
     save_clips(n_path, fit_n[:8])
