@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("commands",),  # one module per command: parse options, call the library, print
     ("archive", "service"),  # applications: batch scoring of video archives, the live service
     ("evaluation",),  # benchmarks and studies (HR-VAD windows its poses as footage does)
-    ("footage",),  # video -> windows -> scores
+    ("footage", "prompt_learning"),  # video -> windows -> scores; learned prompts (CoOp)
     ("pretrain", "detector"),  # training the model; the anomaly detector on top of it
     ("video", "datasets", "model"),  # pose estimation and video files; data set readers; the network
     ("io", "pose_descriptor", "place_descriptor"),  # clip file formats; the raw-pose and place descriptors

@@ -19,6 +19,7 @@ from skelprompt.commands.options import (
     WindowStride,
     non_negative,
 )
+from skelprompt.commands.prompts import AnomalyExamples
 from skelprompt.detector import DetectorConfig
 from skelprompt.detector.config import normal_clips_needed, too_few_normal_clips
 from skelprompt.errors import SkelpromptError
@@ -52,17 +53,23 @@ def fit(
     pose_backend: PoseBackend = DEFAULT_POSE_BACKEND,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
+    anomaly_examples: AnomalyExamples = None,
 ) -> None:
     """Fit a detector on normal clips or normal videos (no training: feature statistics only).
 
     Videos (and folders of them) are run through pose estimation and tracking, cut into
     windows, and the threshold is set at --false-alarms-per-hour on that footage.
+    --anomaly-examples: a few clips (or short videos) of the anomaly, kept as exemplars: clips
+    near them score higher (few-shot; the zero-shot score is reported beside it).
     """
+    from skelprompt.commands.prompts import read_examples
     from skelprompt.detector import Detector
+    from skelprompt.detector.few_shot import fit_with_examples
     from skelprompt.footage import VIDEO_SUFFIXES, normal_footage, split_inputs
     from skelprompt.io import CLIP_SUFFIXES
 
-    check_outputs([Output("--out", out)], [*normal, model], CLIP_SUFFIXES + VIDEO_SUFFIXES)
+    examples_in = anomaly_examples or []
+    check_outputs([Output("--out", out)], [*normal, *examples_in, model], CLIP_SUFFIXES + VIDEO_SUFFIXES)
     encoder = choose_model(model, untrained)  # a bad model file fails before minutes of pose work
     videos, others = split_inputs(normal)
     if not videos and not others:
@@ -80,13 +87,20 @@ def fit(
     except ValueError as e:
         raise SkelpromptError(f"detector options: {e}") from None
     det = Detector(encoder, cfg)
-    det.fit(clips, progress=True)
+    if examples_in:
+        settings = FootageSettings(window_length, window_stride, input_size, pose_backend)
+        fit_with_examples(
+            det, clips, read_examples(examples_in, trust_pickle, layout, settings), progress=True
+        )
+    else:
+        det.fit(clips, progress=True)
     det.info["normal_sources"] = sorted({c.source or "" for c in clips})[:50]
     if footage is not None:
         det.info.update(footage.info)
     det.save(out)
     what = "windows" if footage is not None else "clips"
-    console.print(f"fitted on {len(clips)} normal {what} -> [bold]{out}[/bold]")
+    examples = f" and {det.exemplars.count} anomaly examples" if det.exemplars is not None else ""
+    console.print(f"fitted on {len(clips)} normal {what}{examples} -> [bold]{out}[/bold]")
     _warn_if_too_few(len(clips), false_alarm_rate, footage)
 
 

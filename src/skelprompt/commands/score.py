@@ -20,6 +20,7 @@ from skelprompt.commands.options import (
     pose_input_size,
     positive_seconds,
 )
+from skelprompt.commands.prompts import LearnedPromptFile
 from skelprompt.commands.score_archive import (
     RETRIES,
     JsonlOut,
@@ -91,6 +92,7 @@ def score(
     workers: Workers = None,
     ray: RayAddress = None,
     retries: Retries = RETRIES,
+    learned_prompt: LearnedPromptFile = None,
 ) -> None:
     """Score clips, videos or a live stream: OoD, prompt and anomaly scores with the threshold.
 
@@ -100,13 +102,17 @@ def score(
     """
     request = ScoreRequest(
         inputs, detector, model, prompt, normal_prompt, false_alarm_rate,
-        window_length, window_stride, input_size, pose_backend,
+        window_length, window_stride, input_size, pose_backend, learned_prompt,
     )  # fmt: skip
     if is_archive_run(inputs, workers, ray):
+        if learned_prompt is not None:
+            raise SkelpromptError("--learned-prompt is not supported with --workers or --ray")
         refused = {"--render": render, "--plot": plot, "--live": live, "--max-frames": max_frames}
         raise typer.Exit(score_archive_mode(request, json_out, jsonl, workers, ray, retries, refused))
     kind = _input_kind(inputs, live)
-    _check_before_work(kind, inputs, [detector, model], json_out, render, plot, jsonl, max_frames)
+    _check_before_work(
+        kind, inputs, [detector, model, learned_prompt], json_out, render, plot, jsonl, max_frames
+    )
     if kind == "live":
         score_live_mode(request, jsonl, max_frames)
     elif kind == "video":

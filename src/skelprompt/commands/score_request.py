@@ -32,6 +32,7 @@ class ScoreRequest:
     window_stride: float | None = None
     input_size: int | None = None
     pose_backend: str | None = None
+    learned_prompt: Path | None = None  # a file of `skelprompt prompts learn`
 
     def load_detector(self) -> Detector:
         """The detector (checked against ``model``), with a warning when the false-alarm rate
@@ -42,6 +43,11 @@ class ScoreRequest:
         from skelprompt.model import load_model
 
         det = Detector.load(self.detector, expect_model=load_model(self.model) if self.model else None)
+        if self.learned_prompt is not None:
+            from skelprompt.commands.prompts import load_learned
+            from skelprompt.prompt_learning.apply import with_learned_prompt
+
+            det = with_learned_prompt(det, load_learned(self.learned_prompt))
         if self.false_alarm_rate is not None:
             warning = too_few_normal_clips(normal_clip_count(det) or 0, self.false_alarm_rate)
             if warning:

@@ -16,6 +16,7 @@ from skelprompt.commands.options import (
     pose_input_size,
     positive_seconds,
 )
+from skelprompt.commands.prompts import LearnedPromptFile, load_learned
 from skelprompt.errors import SkelpromptError
 from skelprompt.service.config import (
     DEFAULT_DB,
@@ -64,6 +65,7 @@ def serve(
         ),
     ] = None,
     loop: Annotated[bool, typer.Option(help="Play video files again from the start when they end.")] = False,
+    learned_prompt: LearnedPromptFile = None,
 ) -> None:
     """Watch cameras: live scores and alerts on a web page at http://HOST:PORT/, a REST API
     (schema at /openapi.json), alerts with their clips kept in a database, webhooks."""
@@ -71,6 +73,7 @@ def serve(
     _check_cameras(specs)
     if webhook is not None and not webhook.startswith(("http://", "https://")):
         raise SkelpromptError(f"--webhook {webhook!r}: give an http:// or https:// URL")
+    load_learned(learned_prompt)  # a bad file fails before the port is taken
     sock = _bind(host, port)
     try:
         _require_service_packages()
@@ -78,7 +81,7 @@ def serve(
         config = ServiceConfig(
             detector=detector, cameras=specs, prompts=list(prompt or []), normal_prompts=list(normal_prompt or []),
             db=db, token=token, webhook=webhook, pose_fps=pose_fps, pose_input=pose_input, loop=loop,
-            alarms_per_hour=alarms_per_hour,
+            alarms_per_hour=alarms_per_hour, learned_prompt=learned_prompt,
         )  # fmt: skip
         _run(config, sock, host, port)
     finally:

@@ -246,6 +246,9 @@ class Scores:
     threshold: float
     prompts: list[str] = field(default_factory=list)
     normal_prompts: list[str] = field(default_factory=list)
+    # the standardised few-shot exemplar evidence, added (times its weight) into ``anomaly``;
+    # None without anomaly examples
+    exemplar: np.ndarray | None = None
 
     @property
     def is_anomaly(self) -> np.ndarray:

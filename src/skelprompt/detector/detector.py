@@ -20,6 +20,7 @@ import numpy as np
 from skelprompt.clip import Clip
 from skelprompt.detector import bank, persistence, sources
 from skelprompt.detector.config import DetectorConfig, Scores
+from skelprompt.detector.exemplars import AnomalyExemplars
 from skelprompt.detector.scorers import OoDScorer
 from skelprompt.errors import ClipError, ModelError
 from skelprompt.model.network import SkeletonTextModel
@@ -88,6 +89,7 @@ class Detector:
         # None for a file fitted before per-person prompt evidence
         self.normal_persons: tuple[np.ndarray, np.ndarray] | None = None
         self.normal_ood: np.ndarray | None = None
+        self.exemplars: AnomalyExemplars | None = None  # few-shot anomaly examples (exemplars.py)
         self.info: dict[str, Any] = {}
 
     @property
@@ -131,6 +133,7 @@ class Detector:
             self.normal_dists[src] = scorer.cross_fitted(x)
             banks[src] = {"rows": len(rows), "of": total}
         self.normal_ood = self._combine_sources(self.normal_dists)
+        self.exemplars = None  # they were measured against the previous normal set
         self.info["memory_bank"] = banks  # rows kept per source, of the normal set's rows
         return self
 
@@ -217,9 +220,15 @@ class Detector:
         return softmax_evidence(embs, ya, cast(np.ndarray, competitors), scale)
 
     def ood_distance(self, feats: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        return self._combine_sources(self._source_distances(feats, extra)[1])
+
+    def _source_distances(
+        self, feats: np.ndarray, extra: dict[str, np.ndarray] | None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per OoD source: the prepared features and their OoD distances."""
         self._check_fitted()
         arrays = sources.source_arrays(self.config, feats, extra)
-        return self._combine_sources({s: self.scorers[s].decision_function(x) for s, x in arrays.items()})
+        return arrays, {s: self.scorers[s].decision_function(x) for s, x in arrays.items()}
 
     def score_features(
         self,
@@ -235,7 +244,8 @@ class Detector:
         if len(feats) == 0:
             raise ClipError("no clips to score")
         prompts, normal_prompts = prompt_list(prompts), prompt_list(normal_prompts)
-        ood = self.ood_distance(feats, extra)
+        arrays, dists = self._source_distances(feats, extra)
+        ood = self._combine_sources(dists)
         if self._per_person(prompts) and self.normal_persons is None:
             raise ModelError(
                 "this detector was fitted before per-person prompt evidence: fit it again, or "
@@ -253,9 +263,17 @@ class Detector:
         )
         p_o, p_t, anomaly = combine(ood, ps, normal_ood, ps_normal)
         _, _, normal_anomaly = combine(normal_ood, ps_normal, normal_ood, ps_normal)
+        exemplar = None
+        if self.exemplars is not None:  # few-shot: nearer the anomaly examples than the normals
+            pct, w = self.config.calibration_percentile, self.exemplars.weight
+            exemplar = self.exemplars.evidence(arrays, dists, pct)
+            anomaly, normal_anomaly = (
+                anomaly + w * exemplar,
+                normal_anomaly + w * self.exemplars.normal_scores(pct),
+            )
         rate = self.config.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
         threshold = threshold_at_false_alarm_rate(normal_anomaly, rate)
-        return Scores(ood, ps, p_o, p_t, anomaly, threshold, prompts, normal_prompts)
+        return Scores(ood, ps, p_o, p_t, anomaly, threshold, prompts, normal_prompts, exemplar)
 
     def score(
         self,
@@ -299,7 +317,7 @@ class Detector:
         normal_ood, normal_embeddings = self._check_fitted()
         return persistence.DetectorState(
             self.model, self.config, self.random_encoder, normal_embeddings, normal_ood,
-            self.scorers, self.normal_dists, self.info, self.normal_persons,
+            self.scorers, self.normal_dists, self.info, self.normal_persons, self.exemplars,
         )  # fmt: skip
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -314,5 +332,5 @@ class Detector:
         det.random_encoder = st.random_encoder  # the stored weights
         det.normal_embeddings, det.normal_ood = st.normal_embeddings, st.normal_ood
         det.scorers, det.normal_dists, det.info = st.scorers, st.normal_dists, st.info
-        det.normal_persons = st.normal_persons
+        det.normal_persons, det.exemplars = st.normal_persons, st.exemplars
         return det

@@ -25,6 +25,7 @@ import torch
 from skelprompt import __version__
 from skelprompt.detector import sources
 from skelprompt.detector.config import LEGACY_PROMPT_OPTIONS, DetectorConfig
+from skelprompt.detector.exemplars import AnomalyExemplars
 from skelprompt.detector.scorers import SCORERS, OoDScorer
 from skelprompt.errors import ModelConfigError, ModelError
 from skelprompt.model.checkpoint import load_tensors, model_checksum, read_safetensors_metadata, save_tensors
@@ -53,6 +54,7 @@ class DetectorState:
     info: dict[str, Any]
     # the normal clips' persons embedded alone (embeddings, owning clip); None in older files
     normal_persons: tuple[np.ndarray, np.ndarray] | None = None
+    exemplars: AnomalyExemplars | None = None  # few-shot anomaly examples (exemplars.py)
 
     def fitted_arrays(self) -> dict[str, np.ndarray]:
         """The fitted statistics by tensor name (model weights aside)."""
@@ -62,6 +64,8 @@ class DetectorState:
         for src, sc in self.scorers.items():
             st = {**sc.to_tensors(), NORMAL_DIST: self.normal_dists[src]}
             out.update({f"ood.{src}.{name}": arr for name, arr in st.items()})
+        if self.exemplars is not None:
+            out.update(self.exemplars.to_tensors())
         return out
 
 
@@ -101,6 +105,8 @@ def save_detector(det: DetectorState, path: str | os.PathLike[str]) -> None:
         "model_provenance": json.dumps(getattr(det.model, "provenance", {})),
         "info": json.dumps(det.info),
     }
+    if det.exemplars is not None:
+        meta["exemplars"] = json.dumps(det.exemplars.to_meta())
     save_tensors(path, tensors, meta)
 
 
@@ -139,9 +145,18 @@ def load_detector(
             raise ModelError(f"{path}: the stored random encoder does not match the model config") from None
     info["model_checksum"] = meta.get("model_checksum")
     persons = _persons(path, tensors, normal_embeddings)
+    exemplars = None
+    if "exemplars" in meta:
+        dims = {s: sources.feature_dim(dcfg, mcfg, s) for s in dcfg.sources}
+        ex_tensors = {
+            k: v.to(torch.float64).numpy() for k, v in tensors.items() if k.startswith("exemplars.")
+        }
+        ex_meta = _json_object(path, meta, "exemplars")
+        exemplars = AnomalyExemplars.from_file(path, ex_meta, ex_tensors, dcfg, len(normal_ood), dims)
     return DetectorState(
-        model, dcfg, random_enc, normal_embeddings, normal_ood, scorers, normal_dists, info, persons
-    )
+        model, dcfg, random_enc, normal_embeddings, normal_ood, scorers, normal_dists, info, persons,
+        exemplars,
+    )  # fmt: skip
 
 
 def _check_format(path: Path, meta: dict[str, str]) -> None:

@@ -29,6 +29,9 @@ class Fold:
     test: list[Clip]
     labels: np.ndarray  # [len(test)] 0 normal, 1 anomalous
     classes: list[str]  # [len(test)] class name of each test clip
+    # the anomalous clips of the training folds (never the test fold's): where few-shot
+    # anomaly examples are drawn from
+    train_anomalous: list[Clip] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ def _fold(name: str, fit_pool: list[Clip], test: list[Clip], normal: set[str], a
             )
     fit = [c for c in fit_pool if c.label in normal]
     labels = np.array([int(c.label in anomalous) for c in test], dtype=int)
-    return Fold(name, fit, test, labels, [str(c.label) for c in test])
+    train_anomalous = [c for c in fit_pool if c.label in anomalous]
+    return Fold(name, fit, test, labels, [str(c.label) for c in test], train_anomalous)
 
 
 # ---------------------------------------------------------------- SBU

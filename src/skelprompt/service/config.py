@@ -44,6 +44,7 @@ class ServiceConfig:
     pose_threads: int = DEFAULT_POSE_THREADS
     margin_s: float = DEFAULT_MARGIN_S
     alert_gap_s: float = ALERT_GAP_S  # the rule of `skelprompt score`'s alert spans
+    learned_prompt: Path | None = None  # prompts embedded after its context (`prompts learn`)
 
     def db_url(self) -> str:
         return self.db if "://" in self.db else f"sqlite:///{Path(self.db).absolute()}"

@@ -24,6 +24,10 @@ class Service:
 
         self.config = config
         det = Detector.load(config.detector)
+        if config.learned_prompt is not None:
+            from skelprompt.prompt_learning import load_learned_prompt, with_learned_prompt
+
+            det = with_learned_prompt(det, load_learned_prompt(config.learned_prompt))
         self.scorer = SharedScorer(det)
         self.settings = FootageSettings.of_detector(det.info, pose_input_size=config.pose_input)
         self.store = AlertStore(config.db_url())
