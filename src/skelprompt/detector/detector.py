@@ -261,6 +261,12 @@ class Detector:
         persistence.save_detector(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None) -> Detector:
-        """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model."""
-        return persistence.load_detector(cls, path, expect_model)
+    def load(
+        cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None, feedback: bool = True
+    ) -> Detector:
+        """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model.
+        With ``feedback``, the operator feedback of its sidecar file (``detector.feedback``) is applied."""
+        from skelprompt.detector.feedback import apply_sidecar
+
+        det = persistence.load_detector(cls, path, expect_model)
+        return apply_sidecar(det, path) if feedback else det
