@@ -23,7 +23,17 @@ app = typer.Typer(
 )
 
 # Each command (or group) lives in skelprompt.commands.<its name> and registers itself here.
-_COMMAND_MODULES = ["fit", "score", "inspect", "data", "extract", "pretrain", "benchmark", "serve", "feedback"]
+_COMMAND_MODULES = [
+    "fit",
+    "score",
+    "inspect",
+    "data",
+    "extract",
+    "pretrain",
+    "benchmark",
+    "serve",
+    "feedback",
+]
 _registered: set[str] = set()
 USAGE_EXIT_CODE = 2  # click's code for usage errors; ours for every bad input
 

@@ -39,13 +39,17 @@ def feedback(
     true_alarm: Annotated[
         list[str] | None, typer.Option("--true-alarm", "-t", help=f"A true alarm. {REF_HELP}")
     ] = None,
-    undo: Annotated[list[int] | None, typer.Option("--undo", help="Undo feedback record ID (repeatable).")] = None,
+    undo: Annotated[
+        list[int] | None, typer.Option("--undo", help="Undo feedback record ID (repeatable).")
+    ] = None,
     list_records: Annotated[bool, typer.Option("--list", help="List the feedback records.")] = False,
     by: Annotated[str | None, typer.Option(help="Who gives the feedback (default: the user name).")] = None,
     note: Annotated[str, typer.Option(help="A note kept with each record.")] = "",
     tracks: Annotated[
         Path | None,
-        typer.Option(help="Video results: the video's tracked clip (`skelprompt extract`), instead of pose estimation again."),
+        typer.Option(
+            help="Video results: the video's tracked clip (`skelprompt extract`), instead of pose estimation again."
+        ),
     ] = None,
     trust_pickle: TrustPickle = False,
     layout: Layout = "coco17",
@@ -61,7 +65,9 @@ def feedback(
     if not verdicts and not undo and not list_records:
         raise SkelpromptError("give --false-alarm, --true-alarm, --undo or --list")
     if verdicts and results is None:
-        raise SkelpromptError("--false-alarm and --true-alarm need --results (the JSON of `skelprompt score`)")
+        raise SkelpromptError(
+            "--false-alarm and --true-alarm need --results (the JSON of `skelprompt score`)"
+        )
     if not detector.is_file():
         raise SkelpromptError(f"{detector}: no such detector file")
     who = by if by is not None else _user()
@@ -105,7 +111,9 @@ def _record(base: Detector, log: FeedbackLog, verdict: str, sel: Selection, who:
     key = json.dumps({k: sel.about[k] for k in ("results", "source", "ref")}, sort_keys=True)
     for r in log.active():
         if json.dumps({k: r.about.get(k) for k in ("results", "source", "ref")}, sort_keys=True) == key:
-            raise SkelpromptError(f"{sel.ref}: already recorded as record {r.id} ({r.verdict}); --undo {r.id} first")
+            raise SkelpromptError(
+                f"{sel.ref}: already recorded as record {r.id} ({r.verdict}); --undo {r.id} first"
+            )
     rec = log.add(verdict, window_features(base, sel.clips), who, sel.about, note)
     what = verdict.replace("_", " ")
     console.print(f"record {rec.id}: {what} on {sel.ref} ({rec.windows} windows) by {rec.by}")
@@ -155,7 +163,9 @@ def _read_results(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SkelpromptError(f"{path}: not a JSON results file ({e})") from None
     if not isinstance(data, dict) or ("clips" not in data and "windows" not in data and "videos" not in data):
-        raise SkelpromptError(f"{path}: not a result of `skelprompt score --json` (no clips, windows or videos)")
+        raise SkelpromptError(
+            f"{path}: not a result of `skelprompt score --json` (no clips, windows or videos)"
+        )
     return data
 
 
@@ -170,14 +180,18 @@ def _scored_clips(result: Any, trust_pickle: bool, layout: str) -> list[Clip]:
     return out
 
 
-def _tracked_video(base: Detector, source: str | None, tracks: Path | None, trust_pickle: bool, layout: str) -> Clip:
+def _tracked_video(
+    base: Detector, source: str | None, tracks: Path | None, trust_pickle: bool, layout: str
+) -> Clip:
     from skelprompt.footage.sources import FootageSettings, extract
     from skelprompt.io import load_clips
 
     if tracks is not None:
         clips = load_clips(tracks, trust_pickle=trust_pickle, layout=layout)
         if len(clips) != 1:
-            raise SkelpromptError(f"{tracks}: --tracks needs one tracked clip of the video, found {len(clips)}")
+            raise SkelpromptError(
+                f"{tracks}: --tracks needs one tracked clip of the video, found {len(clips)}"
+            )
         return clips[0]
     if not source or not Path(source).is_file():
         raise SkelpromptError(f"{source}: the scored video is not there any more; give --tracks")

@@ -262,7 +262,10 @@ class Detector:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None, feedback: bool = True
+        cls,
+        path: str | os.PathLike[str],
+        expect_model: SkeletonTextModel | None = None,
+        feedback: bool = True,
     ) -> Detector:
         """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model.
         With ``feedback``, the operator feedback of its sidecar file (``detector.feedback``) is applied."""

@@ -90,7 +90,13 @@ def window_features(det: Detector, clips: list[Clip]) -> WindowFeatures:
     """The features of ``clips`` as ``fit`` would add them to the normal set."""
     if not clips:
         raise SkelpromptError("no windows to record")
-    feats, embs, extra = det.features(clips, for_fit=True)
+    return features_of(det, *det.features(clips, for_fit=True))
+
+
+def features_of(
+    det: Detector, feats: np.ndarray, embs: np.ndarray, extra: dict[str, np.ndarray]
+) -> WindowFeatures:
+    """:func:`window_features` from features computed already (``Detector.features(..., for_fit=True)``)."""
     arrays = sources.source_arrays(det.config, feats, extra)
     rows = {
         src: sources.variants(det.config, src, x, extra).reshape(-1, x.shape[1]) for src, x in arrays.items()
@@ -138,7 +144,9 @@ class FeedbackLog:
     ) -> FeedbackRecord:
         if verdict not in VERDICTS:
             raise SkelpromptError(f"verdict {verdict!r}: give one of {', '.join(VERDICTS)}")
-        rec = FeedbackRecord(self._next_id(), verdict, _text(by), now_iso(), about, len(feats), None, _text(note))
+        rec = FeedbackRecord(
+            self._next_id(), verdict, _text(by), now_iso(), about, len(feats), None, _text(note)
+        )
         self.records.append(rec)
         self.features[rec.id] = feats
         return rec
@@ -197,7 +205,9 @@ class FeedbackLog:
         if meta.get("format") != FEEDBACK_FORMAT:
             raise ModelError(f"{path}: not a skelprompt feedback file")
         if meta.get("version") != str(FEEDBACK_VERSION):
-            raise ModelError(f"{path}: feedback file version {meta.get('version')!r} is not one this skelprompt reads")
+            raise ModelError(
+                f"{path}: feedback file version {meta.get('version')!r} is not one this skelprompt reads"
+            )
         head = {k: meta.get(k, "") for k in ("format", "version", "detector_checksum", "records")}
         tensors = {k: np.ascontiguousarray(v, np.float64) for k, v in raw.items()}
         if meta.get("checksum") != _digest(head, tensors):
@@ -288,7 +298,9 @@ def _features(
             f.x[src] = get(f"r{r.id}.{src}.x", (n, d))
             rows = tensors.get(f"r{r.id}.{src}.rows")
             if rows is None or rows.ndim != 2 or n == 0 or len(rows) % n:
-                raise ModelError(f"{path}: tensor 'r{r.id}.{src}.rows' is missing or not a multiple of {n} rows")
+                raise ModelError(
+                    f"{path}: tensor 'r{r.id}.{src}.rows' is missing or not a multiple of {n} rows"
+                )
             f.rows[src] = get(f"r{r.id}.{src}.rows", (len(rows), d))
         out[r.id] = f
     extra = sorted(set(tensors) - used)
@@ -384,4 +396,3 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-

@@ -43,13 +43,19 @@ def video_windows(result: VideoResult, ref: str) -> tuple[list[WindowScore], dic
     elif m := _ALERT.fullmatch(ref):
         n = int(m[1])
         if not 1 <= n <= len(result.alert_spans):
-            raise SkelpromptError(f"{ref}: the result has {len(result.alert_spans)} alert span(s), numbered from 1")
+            raise SkelpromptError(
+                f"{ref}: the result has {len(result.alert_spans)} alert span(s), numbered from 1"
+            )
         span = result.alert_spans[n - 1]
         start, end = span.start_s, span.end_s
         what = {"alert": n, "start_s": start, "end_s": end}
     else:
         raise SkelpromptError(f"{ref}: give an alert number (N or alert:N) or a time range S-E in seconds")
-    rows = [w for w in result.windows if w.anomaly is not None and w.start_s >= start - 1e-6 and w.end_s <= end + 1e-6]
+    rows = [
+        w
+        for w in result.windows
+        if w.anomaly is not None and w.start_s >= start - 1e-6 and w.end_s <= end + 1e-6
+    ]
     if not rows:
         raise SkelpromptError(f"{ref}: no scored window lies within {start:g}-{end:g} s")
     return rows, what
@@ -99,5 +105,11 @@ def clip_selection(result: ClipResult, ref: str, clips: list[Clip], results_name
     row = result.clips[i]
     if clips[i].frame_dir != row.frame_dir:
         raise SkelpromptError(f"{row.source}: clip {i + 1} is not the clip that was scored ({row.frame_dir})")
-    about = {"results": results_name, "source": row.source or "", "ref": ref, "clip": i + 1, "frame_dir": row.frame_dir or ""}
+    about = {
+        "results": results_name,
+        "source": row.source or "",
+        "ref": ref,
+        "clip": i + 1,
+        "frame_dir": row.frame_dir or "",
+    }
     return Selection(ref, about, [clips[i]])

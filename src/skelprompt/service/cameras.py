@@ -15,9 +15,10 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from skelprompt.clip import Clip
 from skelprompt.footage.live import WHOLE_CLIP_S
 from skelprompt.footage.results import WindowScore
 from skelprompt.footage.scoring import score_windows
@@ -29,6 +30,7 @@ from skelprompt.service.alerts import AlertTracker
 from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import MAX_CLIP_S, CameraSpec, ServiceConfig
 from skelprompt.service.events import EventLog
+from skelprompt.service.evidence import TrackedFrame
 from skelprompt.service.prompts import PromptState, SharedScorer
 from skelprompt.service.rates import FrameCounts, StageTimes
 from skelprompt.service.store import AlertStore
@@ -61,6 +63,9 @@ class CameraPipeline:
         self.error: str | None = None
         self.source_fps: float | None = None
         self.last_window: dict[str, Any] | None = None
+        self.latest_frame: TrackedFrame | None = None  # the newest processed frame (the page's tile)
+        # called on each scored window (zones drop persons there); None: windows as scored
+        self.window_hook: Callable[[CameraPipeline, WindowScore, Clip], WindowScore] | None = None
         self._stop = threading.Event()
         self._stream: FrameStream | None = None
         self._backend: Any = None
@@ -139,6 +144,7 @@ class CameraPipeline:
             ids = tracker.update(det.keypoints, det.scores, det.boxes, frame=frame.index)
             t = stages.add("tracking", t)
             frames.append(alerts.tracked(frame, det, ids))
+            self.latest_frame = frames[-1]
             t = stages.add("evidence frames", t)
             self.counts.done(time.monotonic())
             since += 1
@@ -171,6 +177,8 @@ class CameraPipeline:
         row = rows[0]
         row.start_frame, row.end_frame = window[0].index, window[-1].index + 1
         row.start_s, row.end_s = round(window[0].time_s, 3), round(window[-1].time_s + 1.0 / fps, 3)
+        row = self.window_hook(self, row, clip) if self.window_hook is not None else row
+        self._tracker_alerts.window_clip = clip
         self.counts.windows += 1
         self.last_window = {
             "time": time.time(), "start_s": row.start_s, "end_s": row.end_s, "anomaly": row.anomaly,

@@ -13,9 +13,11 @@ from skelprompt.service.cameras import CameraPipeline
 from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import ServiceConfig
 from skelprompt.service.events import EventLog
+from skelprompt.service.feedback import FeedbackDesk
 from skelprompt.service.prompts import SharedScorer
 from skelprompt.service.store import AlertRow, AlertStore, iso
 from skelprompt.service.webhook import WebhookSender
+from skelprompt.service.zones import ZoneBook
 
 
 class Service:
@@ -23,10 +25,13 @@ class Service:
         from skelprompt.detector import Detector
 
         self.config = config
-        det = Detector.load(config.detector)
-        self.scorer = SharedScorer(det)
-        self.settings = FootageSettings.of_detector(det.info, pose_input_size=config.pose_input)
+        base = Detector.load(config.detector, feedback=False)
+        self.settings = FootageSettings.of_detector(base.info, pose_input_size=config.pose_input)
         self.store = AlertStore(config.db_url())
+        self.scorer = SharedScorer(base)
+        self.feedback = FeedbackDesk(config.detector, base, self.scorer, self.store)
+        self.scorer.replace(self.feedback.current())
+        self.zones = ZoneBook(self.store)
         self.recovered = self.store.recover()
         self.events = EventLog()
         self.evidence = EvidenceWorker(config.evidence_folder(), self.store, self.events)
@@ -36,6 +41,8 @@ class Service:
             )
             for c in config.cameras
         }
+        for cam in self.cameras.values():
+            cam.window_hook = self.zones.hook
         self.webhook = WebhookSender(self.store, config.webhook, self.alert_json) if config.webhook else None
 
     def start(self) -> None:
@@ -84,7 +91,12 @@ class Service:
             "persons": json.loads(row.persons_json), "acknowledged": row.acknowledged, "created": iso(row.created),
             "clip_url": f"{base}/clip.mp4" if row.clip_file else None,
             "snapshot_url": f"{base}/snapshot.jpg" if row.snapshot_file else None,
+            "feedback": self._feedback_json(row),
         }  # fmt: skip
+
+    def _feedback_json(self, row: AlertRow) -> dict[str, Any] | None:
+        rec = self.feedback.for_alert(row)
+        return None if rec is None else self.feedback.record_json(rec)
 
     def evidence_path(self, row: AlertRow, kind: str) -> Any:
         name = row.clip_file if kind == "clip" else row.snapshot_file
