@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from skelprompt.detector import Detector, DetectorConfig
-from skelprompt.detector.feedback import FALSE_ALARM, FeedbackLog, features_of, with_feedback
+from skelprompt.detector.feedback import FALSE_ALARM, FEEDBACK_MODES, FeedbackLog, features_of, with_feedback
 from skelprompt.evaluation.metrics import evaluate
 from skelprompt.evaluation.protocols import get_benchmark
 from skelprompt.model import load_model
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--leave-out", action="store_true", help="The benchmark's leave-one-out encoder.")
     ap.add_argument("--recall", type=float, default=0.9)
     ap.add_argument("--dismiss", type=int, nargs="+", default=[1, 5, 10])
+    ap.add_argument("--mode", default="nearest", choices=FEEDBACK_MODES, help="How dismissed windows count.")
     ap.add_argument("--data-root")
     ap.add_argument("--json", help="Write the figures here as JSON.")
     args = ap.parse_args()
@@ -155,12 +156,12 @@ def main() -> None:
             print(f"{n:>3} no anomalous window after the {n}-th false alarm")
             continue
         fb = np.concatenate(dismissed)
-        after = score(_with_windows(dets, sel[fb], rows))
+        after = score(_with_windows(dets, sel[fb], rows, args.mode))
         control = []
         past_normal = np.flatnonzero(s.labels[:cut] == 0)
         for _ in range(CONTROL_DRAWS):
             pick = rng.choice(past_normal, size=min(len(fb), len(past_normal)), replace=False)
-            c = score(_with_windows(dets, sel[pick], rows))
+            c = score(_with_windows(dets, sel[pick], rows, args.mode))
             control.append(len(_false_alarms(c, s, rest, args.recall)[0]))
         fa_b, hours = _false_alarms(before, s, rest, args.recall)
         fa_a, _ = _false_alarms(after, s, rest, args.recall)
@@ -196,13 +197,13 @@ def _stride_s(name: str, clip: Any) -> float:
     return (URFD_STRIDE if name == "urfd-fall" else clip.num_frames) / fps
 
 
-def _with_windows(dets: list[Detector], sel: np.ndarray, rows: Any) -> list[Detector]:
+def _with_windows(dets: list[Detector], sel: np.ndarray, rows: Any, mode: str) -> list[Detector]:
     """Every detector with the windows ``sel`` recorded as one dismissed false alarm."""
     out = []
     for d in dets:
         log = FeedbackLog("replay")
         log.add(FALSE_ALARM, features_of(d, *rows(sel)), "replay", {"windows": len(sel)})
-        out.append(with_feedback(d, log))
+        out.append(with_feedback(d, log, mode))
     return out
 
 

@@ -1,9 +1,9 @@
 """Operator feedback on a fitted detector, kept in a sidecar file beside it.
 
 A *false alarm*'s windows join the detector's normal set at once: their feature rows (and
-their mirrored / person-swapped variants, as ``fit`` makes them) are appended to each k-NN
-memory bank, their own cross-fitted distances to the normal distances, their embeddings to
-the normal embeddings; nothing already fitted is recomputed. The threshold is a quantile of
+their mirrored / person-swapped variants, as ``fit`` makes them) are added to each k-NN
+scorer (:data:`FEEDBACK_MODES`), their own cross-fitted distances to the normal distances,
+their embeddings to the normal embeddings; nothing already fitted is recomputed. The threshold is a quantile of
 the normal scores, so it moves with them. A *true alarm*'s windows are kept as anomaly
 examples (their embeddings and OoD features): no scorer of this package uses them yet; they
 are there for few-shot prompt learning.
@@ -320,13 +320,44 @@ def _join(parts: list[WindowFeatures]) -> WindowFeatures | None:
     )
 
 
-def with_feedback(base: Detector, log: FeedbackLog) -> Detector:
+# How dismissed windows count against a new window's k-NN distance: "nearest" (the default):
+# the distance to the nearest dismissed window when that is smaller (one dismissed look-alike
+# is enough: an operator who dismissed it once means it); "bank": the dismissed rows join the
+# memory bank and count as one neighbour of k, like any fitted normal window.
+FEEDBACK_MODES = ("nearest", "bank")
+
+
+class DismissedKnn(KnnScorer):
+    """k-NN over the fitted normal rows, or the distance to the nearest dismissed window's row
+    when that is smaller. Stored (``to_tensors``) as one memory bank holding both."""
+
+    def __init__(self, fitted: KnnScorer, rows: np.ndarray, groups: np.ndarray) -> None:
+        super().__init__(fitted.k)
+        self.fitted = fitted
+        self.normal, self.groups, self.mean = fitted.normal, fitted.groups, fitted.mean
+        self.dismissed, self.dismissed_groups = rows, groups
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        return np.minimum(self.fitted.decision_function(x), knn_distance(x, self.dismissed, 1))
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        merged = KnnScorer(self.k).fit(
+            np.concatenate([self.normal, self.dismissed]), np.concatenate([self.groups, self.dismissed_groups])
+        )
+        return merged.to_tensors()
+
+
+def with_feedback(base: Detector, log: FeedbackLog, mode: str = "nearest") -> Detector:
     """A copy of ``base`` with the active false alarms in its normal set (``base`` untouched).
 
-    The new windows' rows join every k-NN memory bank (as groups of their own, so a window
-    never counts as its own neighbour), their cross-fitted distances and embeddings join the
-    normal statistics; the normal distances of the fitted windows are kept as they were.
+    The new windows' rows (as groups of their own, so a window never counts as its own
+    neighbour) are consulted by every k-NN scorer as ``mode`` says; their cross-fitted
+    distances and embeddings join the normal statistics (so the threshold follows); the
+    normal distances of the fitted windows are kept as they were.
     """
+    if mode not in FEEDBACK_MODES:
+        raise ValueError(f"feedback mode {mode!r}: choose from {FEEDBACK_MODES}")
     normal_ood, normal_embeddings = base._check_fitted()
     active = log.active()
     det = copy.copy(base)
@@ -347,13 +378,21 @@ def with_feedback(base: Detector, log: FeedbackLog) -> Detector:
     own = n0 + np.arange(m)
     det.scorers, det.normal_dists = {}, {}
     for src, sc in base.scorers.items():
-        new = copy.copy(sc)
+        assert isinstance(sc, KnnScorer)
         rows = added.rows[src]
-        new.normal = np.concatenate([sc.normal, rows])
-        new.groups = np.concatenate([sc.groups, np.tile(own, len(rows) // m)])
-        det.scorers[src] = new
-        assert isinstance(new, KnnScorer)
-        d = knn_distance(added.x[src], new.normal, new.k, x_groups=own, reference_groups=new.groups)
+        groups = np.tile(own, len(rows) // m)
+        x = added.x[src]
+        if mode == "nearest":
+            det.scorers[src] = DismissedKnn(sc, rows, groups)
+            d = np.minimum(
+                sc.decision_function(x), knn_distance(x, rows, 1, x_groups=own, reference_groups=groups)
+            )
+        else:
+            new = copy.copy(sc)
+            new.normal = np.concatenate([sc.normal, rows])
+            new.groups = np.concatenate([sc.groups, groups])
+            det.scorers[src] = new
+            d = knn_distance(x, new.normal, new.k, x_groups=own, reference_groups=new.groups)
         det.normal_dists[src] = np.concatenate([base.normal_dists[src], d])
     det.normal_embeddings = np.concatenate([normal_embeddings, added.embeddings])
     det.normal_ood = det._combine_sources(det.normal_dists)
