@@ -166,7 +166,7 @@ def test_feedback_needs_its_own_detector(sbu_files, tmp_path: Path) -> None:
     clips = [c for c in sbu_clips() if c.label == "hugging"][:2]
     log = FeedbackLog("0" * 64)
     log.add(FALSE_ALARM, window_features(det, clips), "t", {"ref": "x"})
-    assert len(with_feedback(det, log).normal_ood) == len(det.normal_ood) + 2
+    assert len(with_feedback(det, log)._check_fitted()[0]) == len(det._check_fitted()[0]) + 2
     path = tmp_path / "det.safetensors"
     shutil.copy(sbu_files[0], path)
     log.save(sidecar_path(path))

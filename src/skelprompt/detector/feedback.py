@@ -343,7 +343,8 @@ class DismissedKnn(KnnScorer):
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         merged = KnnScorer(self.k).fit(
-            np.concatenate([self.normal, self.dismissed]), np.concatenate([self.groups, self.dismissed_groups])
+            np.concatenate([self.normal, self.dismissed]),
+            np.concatenate([self.groups, self.dismissed_groups]),
         )
         return merged.to_tensors()
 

@@ -45,7 +45,7 @@ function tile(cam) {
       el("select", {class: "zone-kind"}, el("option", {value: "ignore"}, "ignore alerts here"),
         el("option", {value: "count"}, "alerts count only here")),
       el("button", {class: "zone-draw"}, "draw zone"), el("button", {class: "zone-close", disabled: ""}, "close zone"),
-      el("button", {class: "zone-clear"}, "clear zones"), el("span", {class: "zone-msg status"})),
+      el("button", {class: "zone-clear"}, "clear zones"), el("span", {class: "zone-msg note"})),
     el("div", {class: "status"}),
     el("canvas", {class: "score", width: 600, height: 90}),
     el("div", {class: "last status"}),
@@ -185,7 +185,7 @@ async function refreshAlerts() {
     ack.disabled = a.acknowledged;
     ack.addEventListener("click", async () => { await send(`/api/alerts/${a.id}/ack`); refreshAlerts(); });
     const fb = el("span", {class: "feedback"});
-    const msg = el("span", {class: "feedback-msg status"});
+    const msg = el("span", {class: "feedback-msg note"});
     const act = async (fn) => { try { await fn(); refreshAlerts(); } catch (e) { msg.textContent = " " + e.message; } };
     const by = () => operatorInput.value.trim() || "operator";
     if (a.feedback) {
