@@ -172,3 +172,29 @@ def test_feedback_needs_its_own_detector(sbu_files, tmp_path: Path) -> None:
     log.save(sidecar_path(path))
     with pytest.raises(Exception, match="belongs to another detector"):
         Detector.load(path)
+
+
+def test_video_references_pick_the_windows_scored(sbu_files) -> None:
+    """A video's alert span or time range names the windows `score` cut; the clips rebuilt
+    from the tracked video are those windows (a real SBU clip stands for a tracked video)."""
+    from skelprompt.errors import SkelpromptError
+    from skelprompt.footage.feedback_windows import video_selection
+    from skelprompt.footage.scoring import score_video_clip
+
+    det = Detector.load(sbu_files[0])
+    clip = max(sbu_files[2], key=lambda c: c.num_frames)
+    result = score_video_clip(det, clip, length_s=1.0, stride_s=0.5, false_alarm_rate=0.5)
+    assert result.alert_spans, "no alert to refer to"
+    span = result.alert_spans[0]
+    sel = video_selection(result, "alert:1", lambda: clip, "r.json")
+    inside = [w for w in result.windows if w.start_s >= span.start_s and w.end_s <= span.end_s]
+    assert sel.about["alert"] == 1 and len(sel.clips) >= len(inside) > 0
+    feats = window_features(det, sel.clips)
+    whole = det.score(sel.clips[:1]).ood[0]
+    assert whole == pytest.approx(inside[0].ood)  # the same window
+    assert len(feats) == len(sel.clips)
+    ranged = video_selection(result, f"{inside[0].start_s}-{inside[0].end_s}", lambda: clip, "r.json")
+    assert len(ranged.clips) >= 1
+    for bad in ("alert:9", "3-1", "soon"):
+        with pytest.raises(SkelpromptError):
+            video_selection(result, bad, lambda: clip, "r.json")
