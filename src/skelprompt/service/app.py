@@ -230,7 +230,8 @@ def _add_page_routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/api/events", include_in_schema=False)
     async def events() -> StreamingResponse:
-        """Server-sent events: ``window`` (a camera's window score), ``alert`` and ``ack``."""
+        """Server-sent events: ``window`` (a camera's window score), ``alert``, ``ack``,
+        ``feedback`` (a verdict or an undo) and ``zones`` (a camera's zones changed)."""
         return StreamingResponse(_event_stream(service), media_type="text/event-stream")
 
     @app.get("/", include_in_schema=False)

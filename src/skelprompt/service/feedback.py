@@ -78,12 +78,6 @@ class FeedbackDesk:
             self._commit(log)
         return rec
 
-    def refresh(self) -> None:
-        """Take up what another process wrote to the sidecar."""
-        with self._lock:
-            self.log = read_log(self.base, self.path)
-            self.scorer.replace(self.current())
-
     def _commit(self, log: FeedbackLog) -> None:
         det = with_feedback(self.base, log)  # fails before the write if it cannot apply
         log.save(self.path)
