@@ -268,7 +268,7 @@ class Detector:
         feedback: bool = True,
     ) -> Detector:
         """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model.
-        With ``feedback``, the operator feedback of its sidecar file (``detector.feedback``) is applied."""
+        With ``feedback``, the operator feedback of its sidecar (``NAME.feedback.safetensors``) is applied."""
         from skelprompt.detector.feedback import apply_sidecar
 
         det = persistence.load_detector(cls, path, expect_model)
