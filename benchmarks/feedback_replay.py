@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--recall", type=float, default=0.9)
     ap.add_argument("--dismiss", type=int, nargs="+", default=[1, 5, 10])
     ap.add_argument("--mode", default="nearest", choices=FEEDBACK_MODES, help="How dismissed windows count.")
+    ap.add_argument("--ood-only", action="store_true", help="Score by the OoD distance alone (no prompt term).")
     ap.add_argument("--data-root")
     ap.add_argument("--json", help="Write the figures here as JSON.")
     args = ap.parse_args()
@@ -100,7 +101,7 @@ def main() -> None:
     clips = list({id(c): c for f in folds for c in f.fit + f.test}.values())
     index = {id(c): i for i, c in enumerate(clips)}
     feats, embs, extra = det0.features(clips, for_fit=True)
-    prompts = list(bench.prompts) or None
+    prompts = None if args.ood_only else (list(bench.prompts) or None)
 
     def rows(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         return feats[sel], embs[sel], {k: v[sel] for k, v in extra.items()}
