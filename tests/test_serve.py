@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import socket
 import threading
 import time
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the service extra: pip install 'skelprompt[service]'")
@@ -25,7 +28,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from skelprompt.service.app import create_app  # noqa: E402
 from skelprompt.service.config import CameraSpec, ServiceConfig  # noqa: E402
+from skelprompt.service.evidence import decode_jpeg  # noqa: E402
 from skelprompt.service.service import Service  # noqa: E402
+from skelprompt.service.tiles import draw_tracked  # noqa: E402
 from tests.conftest import ALARMS_PER_HOUR, EXAMPLES, PROMPT  # noqa: E402
 
 TOKEN = "test-token"
@@ -88,9 +93,12 @@ def receiver() -> Iterator[str]:
 def service(
     street_detector: Path, receiver: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
-    db = tmp_path_factory.mktemp("serve") / "alerts.sqlite"
+    folder = tmp_path_factory.mktemp("serve")
+    db = folder / "alerts.sqlite"
+    detector = folder / "street.safetensors"  # a copy: operator feedback goes beside it
+    shutil.copy(street_detector, detector)
     config = ServiceConfig(
-        detector=street_detector, cameras=[CameraSpec("yard", str(EXAMPLES / "sports2d_demo_cut.mp4"))],
+        detector=detector, cameras=[CameraSpec("yard", str(EXAMPLES / "sports2d_demo_cut.mp4"))],
         prompts=[PROMPT], db=str(db), token=TOKEN, webhook=receiver, pose_fps=5, loop=True,
         alarms_per_hour=ALARMS_PER_HOUR,
     )  # fmt: skip
@@ -160,12 +168,92 @@ def test_page_shows_cameras_and_alerts_plays_the_clip_and_acknowledges(
     assert shot.stat().st_size > 10_000
 
 
+def _open_page(page: Any, url: str) -> Any:
+    from playwright.sync_api import expect
+
+    page.goto(url + "/")
+    page.fill("#token", TOKEN)
+    page.dispatch_event("#token", "change")
+    tile = page.locator(".tile[data-camera=yard]")
+    expect(tile.locator("img.frame")).to_have_class(re.compile("loaded"), timeout=30_000)
+    return tile
+
+
+def test_tile_shows_the_latest_frame_with_skeletons(page: Any, server_url: str, service: Service) -> None:
+    tile = _open_page(page, server_url)
+    assert tile.locator("img.frame").evaluate("i => i.naturalWidth") > 100
+    frame = service.cameras["yard"].latest_frame
+    assert frame is not None and len(frame.ids) > 0  # the man on the box is tracked
+    raw, drawn = decode_jpeg(frame.jpeg), decode_jpeg(draw_tracked(frame, "coco17"))
+    changed = np.abs(drawn.astype(int) - raw.astype(int)).max(-1) > 60
+    joints = frame.keypoints[frame.scores > 0.3]
+    near = [
+        changed[max(0, int(y) - 4) : int(y) + 5, max(0, int(x) - 4) : int(x) + 5].any() for x, y in joints
+    ]
+    assert len(joints) and np.mean(near) > 0.8  # the skeletons are drawn where the joints are
+
+
+def test_operator_draws_zones_that_stay_and_apply(page: Any, server_url: str, service: Service) -> None:
+    from playwright.sync_api import expect
+
+    tile = _open_page(page, server_url)
+    tile.locator("select.zone-kind").select_option("ignore")
+    tile.locator("button.zone-draw").click()
+    canvas = tile.locator("canvas.zones")
+    box = canvas.bounding_box()
+    corners = [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99)]
+    for fx, fy in corners:
+        canvas.click(position={"x": fx * box["width"], "y": fy * box["height"]})
+    tile.locator("button.zone-close").click()
+    expect(tile.locator(".zone-msg")).to_contain_text("1 zone(s) saved")
+    zones = get_json(f"{server_url}/api/cameras/yard/zones")["zones"]
+    assert [z["kind"] for z in zones] == ["ignore"]
+    np.testing.assert_allclose(zones[0]["points"], corners, atol=0.02)
+    seen = service.events.last
+    windows: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while len(windows) < 6 and time.monotonic() < deadline:  # the whole picture ignored: no alert
+        for seq, e in service.events.since(seen):
+            seen = seq
+            if e["type"] == "window" and e["camera"] == "yard":
+                windows.append(e)
+        time.sleep(0.1)
+    assert len(windows) >= 6 and not any(w["is_anomaly"] for w in windows)
+    page.reload()
+    page.wait_for_function("() => (zones.yard || []).length === 1")  # read back from the server
+    page.locator(".tile[data-camera=yard] button.zone-clear").click()
+    expect(page.locator(".tile[data-camera=yard] .zone-msg")).to_contain_text("0 zone(s) saved")
+    assert get_json(f"{server_url}/api/cameras/yard/zones")["zones"] == []
+
+
+def test_operator_marks_a_false_alarm_and_undoes_it(page: Any, server_url: str, service: Service) -> None:
+    from playwright.sync_api import expect
+
+    first = _closed_alert(server_url)
+    _open_page(page, server_url)
+    page.fill("#operator", "tester")
+    page.dispatch_event("#operator", "change")
+    item = page.locator(f"li.alert[data-id='{first['id']}']")
+    normal = len(service.scorer.det._check_fitted()[0])
+    item.locator("button.false-alarm").click()
+    expect(item.locator(".verdict")).to_have_text("false alarm (tester)", timeout=30_000)
+    assert len(service.scorer.det._check_fitted()[0]) > normal  # its windows are normal now
+    record = get_json(f"{server_url}/api/feedback")[-1]
+    assert record["by"] == "tester" and record["alert_id"] == first["id"] and record["in_force"]
+    item.locator("button.undo").click()
+    expect(item.locator("button.false-alarm")).to_be_visible(timeout=30_000)
+    assert len(service.scorer.det._check_fitted()[0]) == normal
+    assert get_json(f"{server_url}/api/alerts/{first['id']}")["feedback"] is None
+
+
 def test_changes_need_the_token(server_url: str) -> None:
     body = {"prompts": ["a person falling down", "people fighting"], "alarms_per_hour": 2.0}
     url = f"{server_url}/api/cameras/yard/prompts"
     assert post(url, body)[0] == 401
     assert post(url, body, token="wrong")[0] == 401
     assert post(f"{server_url}/api/alerts/1/ack")[0] == 401
+    assert post(f"{server_url}/api/alerts/1/feedback", {"verdict": "false_alarm"})[0] == 401
+    assert post(f"{server_url}/api/feedback/1/undo", {})[0] == 401
     status, cam = post(url, body, token=TOKEN)
     assert status == 200 and cam["prompts"] == body["prompts"] and cam["alarms_per_hour"] == 2.0
     cam = get_json(f"{server_url}/api/cameras")[0]

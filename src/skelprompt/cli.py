@@ -24,7 +24,9 @@ app = typer.Typer(
 )
 
 # Each command (or group) lives in skelprompt.commands.<its name> and registers itself here.
-_COMMAND_MODULES = ["fit", "score", "inspect", "data", "extract", "pretrain", "benchmark", "serve", "prompts"]
+_COMMAND_MODULES = [
+    "fit", "score", "inspect", "data", "extract", "pretrain", "benchmark", "serve", "prompts", "feedback",
+]  # fmt: skip
 _registered: set[str] = set()
 USAGE_EXIT_CODE = 2  # click's code for usage errors; ours for every bad input
 

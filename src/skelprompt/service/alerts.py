@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from skelprompt.clip import Clip
 from skelprompt.footage.results import WindowScore
 from skelprompt.footage.scoring import continues_span
 from skelprompt.footage.sources import FootageSettings
@@ -23,8 +24,13 @@ from skelprompt.service.events import EventLog
 from skelprompt.service.evidence import TrackedFrame, encode_jpeg, shrink
 from skelprompt.service.prompts import PromptState
 from skelprompt.service.store import AlertOpening, AlertStore
+from skelprompt.service.window_clips import clip_bytes
 from skelprompt.video.pose import Detections
 from skelprompt.video.reader import Frame
+
+# alerting windows whose skeletons are kept per alert, for an operator's verdict (the evidence
+# clip keeps the last MAX_CLIP_S seconds of an alert; at the 0.5 s stride this is 20 s)
+MAX_ALERT_WINDOWS = 40
 
 
 @dataclass
@@ -68,6 +74,7 @@ class AlertTracker:
         self._stream_start = 0.0
         self._open: _Open | None = None
         self._frames: Iterable[TrackedFrame] = ()
+        self.window_clip: Clip | None = None  # the skeletons of the window on_window is given
 
     def new_stream(self, stream_start: float, fps: float, num_joints: int, layout: str) -> None:
         self._stream_start, self._fps, self.layout = stream_start, fps, layout
@@ -106,6 +113,7 @@ class AlertTracker:
         )  # fmt: skip
         alert_id = self.store.open_alert(a)
         self._open = _Open(alert_id, a, (w.start_s + w.end_s) / 2)
+        self._keep_window(alert_id, w)
         late = time.time() - (self._stream_start + w.end_s)  # since the window's last frame was filmed
         self.events.publish(
             {"type": "alert", "camera": self.camera, "id": alert_id, "state": "open", "latency_s": late}
@@ -122,6 +130,13 @@ class AlertTracker:
         a.end_s = max(a.end_s, w.end_s)
         a.persons = _merge(a.persons, _persons(w))
         self.store.grow_alert(cur.alert_id, a)
+        self._keep_window(cur.alert_id, w)
+
+    def _keep_window(self, alert_id: int, w: WindowScore) -> None:
+        if self.window_clip is not None:
+            self.store.add_alert_window(
+                alert_id, w.start_frame, clip_bytes(self.window_clip), MAX_ALERT_WINDOWS
+            )
 
     def _close(self, cur: _Open) -> None:
         """Hand the alert to the evidence worker, which closes its row once the clip is written."""

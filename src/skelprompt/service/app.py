@@ -6,24 +6,29 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from skelprompt import __version__
+from skelprompt.errors import SkelpromptError
 from skelprompt.service import models
+from skelprompt.service.feedback import FeedbackConflict
 from skelprompt.service.service import Service
+from skelprompt.service.tiles import TilePictures
+from skelprompt.service.zones import Zone
 
 STATIC = Path(__file__).with_name("static")
 EVENT_POLL_S = 0.25
+_T = TypeVar("_T")
 AlertId = Annotated[int, PathParam(ge=1, le=2**62)]
 _bearer = HTTPBearer(auto_error=False, description="The token given to `skelprompt serve --token`.")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -34,6 +39,15 @@ _CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     401: {"model": models.Problem, "description": "Token missing or wrong"},
 }
+_FEEDBACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_CHANGE_ERRORS,
+    409: {
+        "model": models.Problem,
+        "description": "Verdict given already, undone already, or no windows kept",
+    },
+    503: {"model": models.Problem, "description": "The feedback file cannot be read or written"},
+}
+RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 def create_app(service: Service, start: bool = True) -> FastAPI:
@@ -129,8 +143,86 @@ def create_app(service: Service, start: bool = True) -> FastAPI:
     def snapshot(alert_id: AlertId) -> FileResponse:
         return evidence(alert_id, "snapshot", "image/jpeg")
 
+    _add_feedback_routes(app, service, require_token, alert_row)
+    _add_tile_routes(app, service, require_token, camera)
     _add_page_routes(app, service)
     return app
+
+
+def _feedback_call(fn: Callable[[], _T]) -> _T:
+    """``fn()`` with feedback errors as HTTP answers: 409 for a conflict, 503 for a file problem."""
+    try:
+        return fn()
+    except FeedbackConflict as e:
+        raise HTTPException(409, str(e)) from None
+    except SkelpromptError as e:
+        raise HTTPException(503, str(e)) from None
+
+
+def _add_feedback_routes(app: FastAPI, service: Service, require_token: Any, alert_row: Any) -> None:
+    desk = service.feedback
+
+    @app.post(
+        "/api/alerts/{alert_id}/feedback", response_model=models.Alert, responses=_FEEDBACK_ERRORS,
+        dependencies=[Depends(require_token)],
+    )  # fmt: skip
+    def give_feedback(alert_id: AlertId, body: models.Verdict) -> dict[str, Any] | None:
+        """True or false alarm: a false alarm's windows join the detector's normal set at once (no
+        refit; the threshold follows); a true alarm's are kept as anomaly examples. Recorded
+        (who, when, which alert) in the detector's feedback file; undo with /api/feedback/ID/undo."""
+        row = alert_row(alert_id)
+        rec = _feedback_call(lambda: desk.verdict(row, body.verdict, body.by, body.note))
+        service.events.publish({"type": "feedback", "id": alert_id, "record": rec.id})
+        return service.alert_json(alert_id)
+
+    @app.get("/api/feedback", response_model=list[models.Feedback])
+    def feedback_records() -> list[dict[str, Any]]:
+        """Every verdict and undo, oldest first."""
+        return [desk.record_json(r) for r in desk.log.records]
+
+    @app.post(
+        "/api/feedback/{record_id}/undo", response_model=models.Feedback, responses=_FEEDBACK_ERRORS,
+        dependencies=[Depends(require_token)],
+    )  # fmt: skip
+    def undo_feedback(record_id: RecordId, body: models.Undo) -> dict[str, Any]:
+        """Take a verdict back: the detector is as if it had not been given (itself a record)."""
+        if not any(r.id == record_id for r in desk.log.records):
+            raise HTTPException(404, f"no feedback record {record_id}")
+        rec = _feedback_call(lambda: desk.undo(record_id, body.by))
+        service.events.publish({"type": "feedback", "record": rec.id})
+        return desk.record_json(rec)
+
+
+def _add_tile_routes(app: FastAPI, service: Service, require_token: Any, camera: Any) -> None:
+    pictures = TilePictures()
+    ok_image = {200: {"content": {"image/jpeg": {}}, "description": "JPEG"}, **_ERRORS}
+
+    @app.get("/api/cameras/{name}/frame.jpg", response_class=Response, responses=ok_image)
+    def frame(name: str) -> Response:
+        """The camera's newest processed frame with the tracked skeletons drawn."""
+        cam = camera(name)
+        latest = cam.latest_frame
+        if latest is None:
+            raise HTTPException(404, f"camera {name!r} has no frame yet")
+        data = pictures.picture(name, latest, cam._tracker_alerts.layout)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/cameras/{name}/zones", response_model=models.Zones, responses=_ERRORS)
+    def zones(name: str) -> dict[str, Any]:
+        """Where the camera's alerts count or are ignored (by each person's feet point)."""
+        camera(name)
+        return {"zones": [z.to_json() for z in service.zones.get(name)]}
+
+    @app.put(
+        "/api/cameras/{name}/zones", response_model=models.Zones, responses=_CHANGE_ERRORS,
+        dependencies=[Depends(require_token)],
+    )  # fmt: skip
+    def set_zones(name: str, body: models.Zones) -> dict[str, Any]:
+        """Replace the camera's zones (from the next window on; kept across restarts)."""
+        camera(name)
+        service.zones.set(name, [Zone(z.kind, tuple((p[0], p[1]) for p in z.points)) for z in body.zones])
+        service.events.publish({"type": "zones", "camera": name})
+        return {"zones": [z.to_json() for z in service.zones.get(name)]}
 
 
 def _add_page_routes(app: FastAPI, service: Service) -> None:
@@ -138,7 +230,8 @@ def _add_page_routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/api/events", include_in_schema=False)
     async def events() -> StreamingResponse:
-        """Server-sent events: ``window`` (a camera's window score), ``alert`` and ``ack``."""
+        """Server-sent events: ``window`` (a camera's window score), ``alert``, ``ack``,
+        ``feedback`` (a verdict or an undo) and ``zones`` (a camera's zones changed)."""
         return StreamingResponse(_event_stream(service), media_type="text/event-stream")
 
     @app.get("/", include_in_schema=False)

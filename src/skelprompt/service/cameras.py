@@ -161,6 +161,7 @@ class CameraPipeline:
         row, scores = scored.row, scored.scores
         if self.window_hook is not None:
             row = self.window_hook(self, row, scored.clip)
+        self._tracker_alerts.window_clip = scored.clip  # kept with an alert for the operator's verdict
         self.counts.windows += 1
         self.last_window = {
             "time": time.time(), "start_s": row.start_s, "end_s": row.end_s, "anomaly": row.anomaly,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 PromptText = Field(min_length=1, max_length=300)
@@ -60,6 +62,46 @@ class Person(Strict):
     anomaly: float
 
 
+class Feedback(Strict):
+    """An operator's verdict on an alert, or the undo of one."""
+
+    id: int
+    verdict: str  # false_alarm, true_alarm, undo
+    by: str
+    at: str  # UTC, ISO 8601
+    windows: int  # windows recorded (0 for an undo)
+    undoes: int | None
+    note: str
+    alert_id: int | None
+    camera: str | None
+    in_force: bool  # a verdict not undone
+
+
+class Verdict(Strict):
+    verdict: Literal["false_alarm", "true_alarm"]
+    by: str = Field(default="operator", min_length=1, max_length=100)
+    note: str = Field(default="", max_length=300)
+
+
+class Undo(Strict):
+    by: str = Field(default="operator", min_length=1, max_length=100)
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Point = Annotated[list[Fraction], Field(min_length=2, max_length=2)]  # x, y
+
+
+class Zone(Strict):
+    """A polygon on the camera's picture; points as fractions of its width and height."""
+
+    kind: Literal["count", "ignore"]
+    points: list[Point] = Field(min_length=3, max_length=100)
+
+
+class Zones(Strict):
+    zones: list[Zone] = Field(max_length=50)
+
+
 class Alert(Strict):
     id: int
     camera: str
@@ -75,6 +117,7 @@ class Alert(Strict):
     created: str
     clip_url: str | None
     snapshot_url: str | None
+    feedback: Feedback | None = None  # the operator's verdict in force
 
 
 class Problem(Strict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from skelprompt.service.config import ServiceConfig
 
 SECONDS_PER_HOUR = 3600.0
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ class SharedScorer:
             return float(info["false_alarms_per_hour"])
         stride = float(info.get("window_stride_s", 0.5))
         return self.det.config.false_alarm_rate * SECONDS_PER_HOUR / stride
+
+    def replace(self, det: Detector) -> None:
+        """Score with ``det`` from the next window on (operator feedback changed the normal set)."""
+        with self._lock:
+            self.det = det
+
+    def locked(self, fn: Callable[[], _T]) -> _T:
+        """``fn()`` while no window is scored (the model is not made for concurrent calls)."""
+        with self._lock:
+            return fn()
 
     def score_windows(
         self, fn: Callable[..., Any], windows: list[Any], prompts: list[str], normal: list[str], rate: float

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from skelprompt import __version__
 from skelprompt.footage.sources import FootageSettings
@@ -13,9 +14,14 @@ from skelprompt.service.cameras import CameraPipeline
 from skelprompt.service.closing import EvidenceWorker
 from skelprompt.service.config import ServiceConfig
 from skelprompt.service.events import EventLog
+from skelprompt.service.feedback import FeedbackDesk
 from skelprompt.service.prompts import SharedScorer
 from skelprompt.service.store import AlertRow, AlertStore, iso
 from skelprompt.service.webhook import WebhookSender
+from skelprompt.service.zones import ZoneBook
+
+if TYPE_CHECKING:
+    from skelprompt.detector import Detector
 
 
 class Service:
@@ -23,14 +29,13 @@ class Service:
         from skelprompt.detector import Detector
 
         self.config = config
-        det = Detector.load(config.detector)
-        if config.learned_prompt is not None:
-            from skelprompt.prompt_learning import load_learned_prompt, with_learned_prompt
-
-            det = with_learned_prompt(det, load_learned_prompt(config.learned_prompt))
-        self.scorer = SharedScorer(det)
-        self.settings = FootageSettings.of_detector(det.info, pose_input_size=config.pose_input)
+        base = Detector.load(config.detector, feedback=False)
+        self.settings = FootageSettings.of_detector(base.info, pose_input_size=config.pose_input)
         self.store = AlertStore(config.db_url())
+        self.scorer = SharedScorer(base)
+        self.feedback = FeedbackDesk(config.detector, base, self.scorer, self.store, _finish(config))
+        self.scorer.replace(self.feedback.current())
+        self.zones = ZoneBook(self.store)
         self.recovered = self.store.recover()
         self.events = EventLog()
         self.evidence = EvidenceWorker(config.evidence_folder(), self.store, self.events)
@@ -40,6 +45,8 @@ class Service:
             )
             for c in config.cameras
         }
+        for cam in self.cameras.values():
+            cam.window_hook = self.zones.hook
         self.webhook = WebhookSender(self.store, config.webhook, self.alert_json) if config.webhook else None
 
     def start(self) -> None:
@@ -88,7 +95,12 @@ class Service:
             "persons": json.loads(row.persons_json), "acknowledged": row.acknowledged, "created": iso(row.created),
             "clip_url": f"{base}/clip.mp4" if row.clip_file else None,
             "snapshot_url": f"{base}/snapshot.jpg" if row.snapshot_file else None,
+            "feedback": self._feedback_json(row),
         }  # fmt: skip
+
+    def _feedback_json(self, row: AlertRow) -> dict[str, Any] | None:
+        rec = self.feedback.for_alert(row)
+        return None if rec is None else self.feedback.record_json(rec)
 
     def evidence_path(self, row: AlertRow, kind: str) -> Any:
         name = row.clip_file if kind == "clip" else row.snapshot_file
@@ -104,3 +116,13 @@ def _num(x: float | None) -> float:
 
 def _finite(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _finish(config: ServiceConfig) -> Callable[[Detector], Detector]:
+    """What the service does to the detector after the operator's feedback: its learned prompt."""
+    if config.learned_prompt is None:
+        return lambda det: det
+    from skelprompt.prompt_learning import load_learned_prompt, with_learned_prompt
+
+    learned = load_learned_prompt(config.learned_prompt)
+    return lambda det: with_learned_prompt(det, learned)

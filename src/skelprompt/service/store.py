@@ -26,7 +26,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, create_engine, event, select, update
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -64,6 +79,30 @@ class OutboxRow(Base):
     next_try: Mapped[float] = mapped_column(Float, default=0.0)
     delivered: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AlertWindowRow(Base):
+    """The skeletons of one alerting window (``skelprompt.service.window_clips``): what an
+    operator's verdict on the alert adds to the detector, after any restart."""
+
+    __tablename__ = "alert_windows"
+    __table_args__ = (UniqueConstraint("alert_id", "start_frame"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    start_frame: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ZoneRow(Base):
+    """A camera's zone: a polygon (points as fractions of the frame) where alerts count or are
+    ignored."""
+
+    __tablename__ = "zones"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # count | ignore
+    points_json: Mapped[str] = mapped_column(Text)  # [[x, y], ...] in 0..1
+    created: Mapped[float] = mapped_column(Float)
 
 
 @dataclass
@@ -176,6 +215,42 @@ class AlertStore:
             q = q.where(AlertRow.created >= since)
         with Session(self.engine, expire_on_commit=False) as s:
             return list(s.scalars(q).all())
+
+    # ------------------------------------------------------------------ alert windows, zones
+    def add_alert_window(self, alert_id: int, start_frame: int, data: bytes, most: int) -> bool:
+        """Keep an alerting window's skeletons (at most ``most`` an alert; the same window once)."""
+        with self._write_lock, Session(self.engine) as s, s.begin():
+            have = s.scalar(select(func.count()).where(AlertWindowRow.alert_id == alert_id)) or 0
+            seen = s.scalar(
+                select(AlertWindowRow.id).where(
+                    AlertWindowRow.alert_id == alert_id, AlertWindowRow.start_frame == start_frame
+                )
+            )
+            if have >= most or seen is not None:
+                return False
+            s.add(AlertWindowRow(alert_id=alert_id, start_frame=start_frame, data=data))
+        return True
+
+    def alert_windows(self, alert_id: int) -> list[bytes]:
+        q = (
+            select(AlertWindowRow.data)
+            .where(AlertWindowRow.alert_id == alert_id)
+            .order_by(AlertWindowRow.start_frame)
+        )
+        with Session(self.engine) as s:
+            return list(s.scalars(q).all())
+
+    def zones(self, camera: str) -> list[ZoneRow]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return list(s.scalars(select(ZoneRow).where(ZoneRow.camera == camera).order_by(ZoneRow.id)).all())
+
+    def set_zones(self, camera: str, zones: list[tuple[str, list[list[float]]]]) -> None:
+        """Replace a camera's zones, in one transaction."""
+        now = time.time()
+        with self._write_lock, Session(self.engine) as s, s.begin():
+            s.execute(delete(ZoneRow).where(ZoneRow.camera == camera))
+            for kind, points in zones:
+                s.add(ZoneRow(camera=camera, kind=kind, points_json=json.dumps(points), created=now))
 
     # ------------------------------------------------------------------ webhook outbox
     def due_messages(self, now: float, limit: int = 20) -> list[tuple[int, int, int]]:
