@@ -85,7 +85,9 @@ def main() -> None:
     ap.add_argument("--recall", type=float, default=0.9)
     ap.add_argument("--dismiss", type=int, nargs="+", default=[1, 5, 10])
     ap.add_argument("--mode", default="nearest", choices=FEEDBACK_MODES, help="How dismissed windows count.")
-    ap.add_argument("--ood-only", action="store_true", help="Score by the OoD distance alone (no prompt term).")
+    ap.add_argument(
+        "--ood-only", action="store_true", help="Score by the OoD distance alone (no prompt term)."
+    )
     ap.add_argument("--data-root")
     ap.add_argument("--json", help="Write the figures here as JSON.")
     args = ap.parse_args()

@@ -50,7 +50,7 @@ def test_a_new_field_is_an_option_with_its_help_range_and_check() -> None:
     assert helps[("--smoothing",)] == "Temporal smoothing of the OoD score. Range: in [0, 1]."
     assert helps[("--window-votes",)] == "Windows that must agree before an alert. Range: at least 1."
     assert helps[("--k",)] == "Neighbours for the k-NN OoD score. Range: at least 1."  # inherited ones too
-    assert helps[("--ood",)].startswith("OoD score: knn, mahalanobis")  # other tests register more
+    assert str(helps[("--ood",)]).startswith("OoD score: knn, mahalanobis")  # other tests register more
     runner = CliRunner()
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0 and "--smoothing" in r.output and "--window-votes" in r.output

@@ -204,7 +204,7 @@ def test_anomaly_examples_raise_anomaly_like_clips(tmp_path, capsys) -> None:
     zero_shot = copy.copy(det)
     zero_shot.exemplars = None
     zero = zero_shot.score(test)
-    assert few.exemplar is not None and zero.exemplar is None
+    assert few.exemplar is not None and zero.exemplar is None and det.exemplars is not None
     np.testing.assert_allclose(few.anomaly, zero.anomaly + det.exemplars.weight * few.exemplar)
     assert few.threshold != zero.threshold  # the normal clips' exemplar evidence moves it
     assert roc_auc(y, few.anomaly) > roc_auc(y, zero.anomaly) + 0.02
