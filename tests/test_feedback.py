@@ -21,6 +21,7 @@ from skelprompt.detector import Detector, DetectorConfig
 from skelprompt.detector.feedback import (
     FALSE_ALARM,
     FeedbackLog,
+    load_with_feedback,
     sidecar_path,
     window_features,
     with_feedback,
@@ -162,7 +163,7 @@ def test_bad_input_is_one_line(run_cli, sbu_files, own_detector: Path, tmp_path:
 
 def test_feedback_needs_its_own_detector(sbu_files, tmp_path: Path) -> None:
     """A sidecar copied beside another detector is refused, not applied to it."""
-    det = Detector.load(sbu_files[0], feedback=False)
+    det = Detector.load(sbu_files[0])
     clips = [c for c in sbu_clips() if c.label == "hugging"][:2]
     log = FeedbackLog("0" * 64)
     log.add(FALSE_ALARM, window_features(det, clips), "t", {"ref": "x"})
@@ -171,7 +172,7 @@ def test_feedback_needs_its_own_detector(sbu_files, tmp_path: Path) -> None:
     shutil.copy(sbu_files[0], path)
     log.save(sidecar_path(path))
     with pytest.raises(Exception, match="belongs to another detector"):
-        Detector.load(path)
+        load_with_feedback(path)
 
 
 def test_video_references_pick_the_windows_scored(sbu_files) -> None:

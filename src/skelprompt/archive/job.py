@@ -35,7 +35,7 @@ def _detector_and_pose(job: ScoreJob) -> tuple[Detector, PoseBackend]:
     if job not in _loaded:
         import torch
 
-        from skelprompt.detector import Detector
+        from skelprompt.detector.feedback import load_with_feedback
         from skelprompt.video.pose import get_backend
 
         if job.threads:
@@ -44,7 +44,7 @@ def _detector_and_pose(job: ScoreJob) -> tuple[Detector, PoseBackend]:
             job.settings.pose_backend, input_size=job.settings.pose_input_size, num_threads=job.threads
         )
         _loaded.clear()  # one job per run: keep one detector in memory, not one per job seen
-        _loaded[job] = (Detector.load(job.detector), pose)
+        _loaded[job] = (load_with_feedback(job.detector), pose)  # as `score` does
     return _loaded[job]
 
 

@@ -71,7 +71,7 @@ def feedback(
     if not detector.is_file():
         raise SkelpromptError(f"{detector}: no such detector file")
     who = by if by is not None else _user()
-    base = Detector.load(detector, feedback=False)
+    base = Detector.load(detector)
     path = sidecar_path(detector)
     selections = _selections(base, results, verdicts, tracks, trust_pickle, layout) if verdicts else []
     with locked(path):

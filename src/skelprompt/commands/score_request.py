@@ -35,14 +35,15 @@ class ScoreRequest:
     learned_prompt: Path | None = None  # a file of `skelprompt prompts learn`
 
     def load_detector(self) -> Detector:
-        """The detector (checked against ``model``), with a warning when the false-alarm rate
+        """The detector (checked against ``model``) with its operator feedback and learned
+        prompt, and a warning when the false-alarm rate
         asked for needs more normal clips than it was fitted on."""
-        from skelprompt.detector import Detector
         from skelprompt.detector.config import too_few_normal_clips
+        from skelprompt.detector.feedback import load_with_feedback
         from skelprompt.footage.results import normal_clip_count
         from skelprompt.model import load_model
 
-        det = Detector.load(self.detector, expect_model=load_model(self.model) if self.model else None)
+        det = load_with_feedback(self.detector, expect_model=load_model(self.model) if self.model else None)
         if self.learned_prompt is not None:
             from skelprompt.commands.prompts import load_learned
             from skelprompt.prompt_learning.apply import with_learned_prompt

@@ -325,20 +325,13 @@ class Detector:
         persistence.save_detector(self._state(), path)
 
     @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        expect_model: SkeletonTextModel | None = None,
-        feedback: bool = True,
-    ) -> Detector:
-        """Load a detector; with ``expect_model``, fail clearly if it was fitted with another model.
-        With ``feedback``, the operator feedback of its sidecar (``NAME.feedback.safetensors``) is applied."""
-        from skelprompt.detector.feedback import apply_sidecar
-
+    def load(cls, path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None) -> Detector:
+        """Load a detector as fitted; with ``expect_model``, fail clearly if it was fitted with
+        another model. (``feedback.load_with_feedback`` applies the operator's feedback too.)"""
         st = persistence.load_detector(path, expect_model)
         det = cls(st.model, st.config)
         det.random_encoder = st.random_encoder  # the stored weights
         det.normal_embeddings, det.normal_ood = st.normal_embeddings, st.normal_ood
         det.scorers, det.normal_dists, det.info = st.scorers, st.normal_dists, st.info
         det.normal_persons, det.exemplars = st.normal_persons, st.exemplars
-        return apply_sidecar(det, path) if feedback else det
+        return det

@@ -26,20 +26,19 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from skelprompt.clip import Clip
 from skelprompt.detector import sources
+from skelprompt.detector.detector import Detector
 from skelprompt.detector.scorers.knn import KnnScorer
 from skelprompt.errors import ModelError, SkelpromptError
 from skelprompt.model.checkpoint import load_tensors, read_safetensors_metadata, save_tensors
+from skelprompt.model.network import SkeletonTextModel
 from skelprompt.scoring import knn_distance
-
-if TYPE_CHECKING:
-    from skelprompt.detector.detector import Detector
 
 FEEDBACK_FORMAT = "skelprompt-feedback"
 FEEDBACK_VERSION = 1
@@ -411,6 +410,14 @@ def read_log(det: Detector, path: Path) -> FeedbackLog:
     if not path.exists():
         return FeedbackLog(checksum)
     return FeedbackLog.load(path, det, checksum)
+
+
+def load_with_feedback(
+    path: str | os.PathLike[str], expect_model: SkeletonTextModel | None = None
+) -> Detector:
+    """The detector file at ``path`` with the operator feedback of its sidecar
+    (``NAME.feedback.safetensors``) applied: what scoring uses."""
+    return apply_sidecar(Detector.load(path, expect_model), path)
 
 
 def apply_sidecar(det: Detector, detector_path: str | os.PathLike[str]) -> Detector:

@@ -29,7 +29,7 @@ class Service:
         from skelprompt.detector import Detector
 
         self.config = config
-        base = Detector.load(config.detector, feedback=False)
+        base = Detector.load(config.detector)
         self.settings = FootageSettings.of_detector(base.info, pose_input_size=config.pose_input)
         self.store = AlertStore(config.db_url())
         self.scorer = SharedScorer(base)
