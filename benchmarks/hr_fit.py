@@ -20,7 +20,7 @@ import torch
 
 from skelprompt.datasets.hr_vad import HR_SETS
 from skelprompt.detector import Detector
-from skelprompt.evaluation.hr_benchmark import _features, hr_config, load_hr, peak_rss_mib
+from skelprompt.evaluation.hr_benchmark import features_of, hr_config, load_hr, peak_rss_mib
 from skelprompt.evaluation.hr_defaults import DEFAULT_FIT_WINDOWS
 from skelprompt.model import load_model
 
@@ -47,7 +47,7 @@ def main() -> None:
     )
     t, c = time.perf_counter(), time.process_time()
     det = Detector(load_model(), hr_config())
-    feats, embs, extra = _features(det, data.train.clips, True, lambda m: None)
+    feats, embs, extra = features_of(det, data.train.clips, True, lambda m: None)
     det.fit_features(feats, embs, extra)
     print(
         f"fit: {time.perf_counter() - t:.0f} s wall, {time.process_time() - c:.0f} s CPU, "

@@ -254,7 +254,7 @@ def test_live_windows_span_the_real_frames_when_frames_drop(sbu_detector, tmp_pa
         for window in loop.windows(rec):
             taken = rec.indices[-length:]  # the window's frames: the last ones taken
             clip = loop.window_clip(window)
-            assert clip is not None and clip.start_frame == window[0].index
+            assert clip is None or clip.start_frame == window[0].index  # None: nobody detected
             spans.append((window[0].index, window[-1].index + 1, taken[0], taken[-1] + 1))
     assert stream.dropped > 0 and len(spans) >= 2
     for start, end, first, past_last in spans:

@@ -160,7 +160,7 @@ def load_hr(
     return HRData(hr, train, test, names, test_names, test_frames, test_labels, stats)
 
 
-def _features(det: Detector, clips: list[Clip], for_fit: bool, log: Log) -> tuple[Any, ...]:
+def features_of(det: Detector, clips: list[Clip], for_fit: bool, log: Log) -> tuple[Any, ...]:
     """``det.features`` a block of clips at a time (progress in the log)."""
     parts = []
     for lo in range(0, len(clips), FEATURE_BLOCK):
@@ -176,7 +176,7 @@ ALL_SOURCES = "pose+model+place"
 
 
 @dataclass
-class _Group:
+class SceneGroup:
     """One scene (camera): its training and test person windows (indices)."""
 
     name: str
@@ -189,11 +189,11 @@ def scene_of(video: str) -> str:
     return video.split("_")[0]
 
 
-def _scene_groups(data: HRData, per_scene: bool) -> list[_Group]:
+def scene_groups(data: HRData, per_scene: bool) -> list[SceneGroup]:
     """One group per camera with test windows (or one group of everything)."""
     tr, te = np.asarray(data.train.video, np.int64), np.asarray(data.test.video, np.int64)
     if not per_scene:
-        return [_Group("all", np.arange(len(tr)), np.arange(len(te)))]
+        return [SceneGroup("all", np.arange(len(tr)), np.arange(len(te)))]
     train_scene = np.array([scene_of(n) for n in data.train_names])[tr] if len(tr) else np.array([])
     test_scene = np.array([scene_of(n) for n in data.test_names])[te] if len(te) else np.array([])
     out = []
@@ -201,29 +201,29 @@ def _scene_groups(data: HRData, per_scene: bool) -> list[_Group]:
         idx = np.flatnonzero(train_scene == sc)
         if len(idx) < 3:
             raise ModelError(f"scene {sc}: only {len(idx)} training person windows to fit on")
-        out.append(_Group(sc, idx, np.flatnonzero(test_scene == sc)))
+        out.append(SceneGroup(sc, idx, np.flatnonzero(test_scene == sc)))
     return out
 
 
-def _fit_per_scene(
-    model: Any, cfg: DetectorConfig, train_f: tuple[Any, ...], groups: list[_Group]
+def fit_groups(
+    model: Any, cfg: DetectorConfig, train_f: tuple[Any, ...], groups: list[SceneGroup]
 ) -> list[Detector]:
     return [Detector(model, cfg).fit_features(*take_features(train_f, g.train)) for g in groups]
 
 
 @dataclass
-class _Scored:
+class GroupScores:
     anomaly: np.ndarray
     prompt: np.ndarray
 
 
-def _score_per_scene(
+def score_groups(
     dets: list[Detector],
     test_f: tuple[Any, ...],
-    groups: list[_Group],
+    groups: list[SceneGroup],
     prompts: list[str] | None,
     combine: str | None = None,
-) -> _Scored:
+) -> GroupScores:
     n = len(test_f[0])
     anomaly, prompt = np.zeros(n), np.zeros(n)
     for det, g in zip(dets, groups, strict=True):
@@ -233,7 +233,7 @@ def _score_per_scene(
         feats, embs, extra = take_features(test_f, g.test)
         sc = d.score_features(feats, embs, prompts, extra=extra)
         anomaly[g.test], prompt[g.test] = sc.anomaly, sc.prompt
-    return _Scored(anomaly, prompt)
+    return GroupScores(anomaly, prompt)
 
 
 def hr_config(**changes: Any) -> DetectorConfig:
@@ -285,23 +285,23 @@ def run_hr_benchmark(
     t, c = time.perf_counter(), time.process_time()
     # features once for every source any row uses; each row's detector takes its own sources
     feature_det = Detector(model, replace(cfg, ood_features=ALL_SOURCES))
-    train_f = _features(feature_det, data.train.clips, True, say)
+    train_f = features_of(feature_det, data.train.clips, True, say)
     timings["fit_features"] = time.perf_counter() - t
-    groups = _scene_groups(data, per_scene)
+    groups = scene_groups(data, per_scene)
     rows: dict[str, np.ndarray] = {}
-    fitted = _fit_per_scene(model, cfg, train_f, groups)
+    fitted = fit_groups(model, cfg, train_f, groups)
     timings["fit"] = time.perf_counter() - t
     timings["fit_cpu"] = time.process_time() - c  # beside wall time: the machine may be shared
     memory = {"peak_rss_mib_after_fit": peak_rss_mib()}
     say(f"fit {timings['fit']:.0f} s on {len(data.train.clips)} person windows, {len(groups)} scene(s)")
 
     t, c = time.perf_counter(), time.process_time()
-    test_f = _features(feature_det, data.test.clips, False, say)
-    default = _score_per_scene(fitted, test_f, groups, prompts)
+    test_f = features_of(feature_det, data.test.clips, False, say)
+    default = score_groups(fitted, test_f, groups, prompts)
     rows["skelprompt default"] = default.anomaly
-    rows["skelprompt OoD only"] = _score_per_scene(fitted, test_f, groups, None, combine="ood").anomaly
+    rows["skelprompt OoD only"] = score_groups(fitted, test_f, groups, None, combine="ood").anomaly
     rows["skelprompt prompt only"] = default.prompt
-    rows["skelprompt default, wrong prompt"] = _score_per_scene(
+    rows["skelprompt default, wrong prompt"] = score_groups(
         fitted, test_f, groups, list(HR_WRONG_PROMPTS)
     ).anomaly
     timings["score"] = time.perf_counter() - t
@@ -309,11 +309,11 @@ def run_hr_benchmark(
     memory["peak_rss_mib_after_score"] = peak_rss_mib()
     for label, other in (ablation_rows() if extra_rows is None else extra_rows).items():
         o_cfg, o_scene = other
-        o_fit = _fit_per_scene(model, o_cfg, train_f, _scene_groups(data, o_scene))
-        o_groups = _scene_groups(data, o_scene)
-        r = _score_per_scene(o_fit, test_f, o_groups, prompts)
+        o_fit = fit_groups(model, o_cfg, train_f, scene_groups(data, o_scene))
+        o_groups = scene_groups(data, o_scene)
+        r = score_groups(o_fit, test_f, o_groups, prompts)
         rows[label] = r.anomaly
-        rows[f"{label}, OoD only"] = _score_per_scene(o_fit, test_f, o_groups, None, combine="ood").anomaly
+        rows[f"{label}, OoD only"] = score_groups(o_fit, test_f, o_groups, None, combine="ood").anomaly
 
     if baselines or peer:
         t = time.perf_counter()
