@@ -129,8 +129,8 @@ def test_small_run_of_the_avenue_benchmark_gives_every_row():
     assert set(rows) == {
         "skelprompt default", "skelprompt OoD only", "skelprompt prompt only",
         "skelprompt default, wrong prompt", "raw-pose k-NN", "mean joint speed",
-        *(f"ablation: {a}{b}" for a in ("no place source", "no place source, scenes pooled", "place source only")
-          for b in ("", ", OoD only")),
+        *(f"ablation: {a}{b}" for a in ("one detector per camera", "place source added", "raw-pose source only",
+                                        "model source only") for b in ("", ", OoD only")),
     }  # fmt: skip
     assert out["protocol"]["fit_person_windows"] == 60
     for r in rows.values():
@@ -174,7 +174,7 @@ def test_detector_with_the_place_source_saves_and_loads(tmp_path: Path):
     assert c is not None
     clips = [p for w in cut_windows(c, 2.0, 0.5) for _, p in w.persons][:40]
     model = load_model()
-    det = Detector(model, hr_config()).fit(clips[:30])
+    det = Detector(model, hr_config(ood_features="pose+model+place")).fit(clips[:30])
     assert det.info["memory_bank"]["place"] == {"rows": 30, "of": 30}  # never mirrored
     det.save(tmp_path / "det.safetensors")
     back = Detector.load(tmp_path / "det.safetensors", expect_model=model)
