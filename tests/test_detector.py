@@ -98,6 +98,7 @@ def test_detector_save_load_round_trip(sbu_split, tmp_path) -> None:
     a = det.score(test, prompts=["punching another person"])
     b = back.score(test, prompts=["punching another person"])
     np.testing.assert_allclose(a.anomaly, b.anomaly, rtol=1e-5, atol=1e-7)
+    assert np.ptp(a.anomaly) > 0 and (a.p_prompt > 0).all()  # the paper's product, not all 0
     assert a.threshold == pytest.approx(b.threshold)
     with pytest.raises(ModelError, match="fitted with another model"):
         Detector.load(path, expect_model=untrained_model(seed=5))

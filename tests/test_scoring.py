@@ -30,6 +30,18 @@ def test_knn_distance_and_leave_one_out() -> None:
     np.testing.assert_allclose(knn_distance(ref, ref, k=1, exclude_self=True), [1, 1, 2, 3])
 
 
+def test_paper_product_takes_log_odds_as_probabilities() -> None:
+    """Softmax prompt evidence is log-odds, mostly negative: the paper's calibration clips
+    negative values to 0, so taken as they are the product would be 0 for most clips."""
+    rng = np.random.default_rng(0)
+    normal_ood, normal_lo = rng.random(200), rng.normal(-2.0, 0.5, 200)
+    ood, lo = np.array([0.5, 0.5, 0.5]), np.array([-3.0, -2.0, -1.0])
+    _, p_t_raw, a_raw = combine_scores(ood, lo, normal_ood, normal_lo, "paper")
+    assert (a_raw == 0).all() and (p_t_raw == 0).all()  # what the flag is for
+    _, p_t, a = combine_scores(ood, lo, normal_ood, normal_lo, "paper", prompt_log_odds=True)
+    assert (p_t > 0).all() and np.all(np.diff(a) > 0)  # the better the match, the higher
+
+
 def test_prompt_score_and_calibration() -> None:
     emb = np.eye(3)
     ya, yn = np.eye(3)[[0]], np.eye(3)[[1]]

@@ -176,17 +176,21 @@ def combine_scores(
     use_prompt: bool = True,
     prompt_weight: float = 1.0,
     guard: str = "none",
+    prompt_log_odds: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibrate OoD and prompt scores on the normal clips and combine them (Eq. 1).
 
     Returns ``(p_ood, p_prompt, anomaly)``. ``paper``: p(O) p(T) with the clipped power
-    calibration; ``sum``: standardised OoD + standardised prompt (no clipping, so clips above
+    calibration (prompt scores that are log-odds, ``prompt_log_odds``, enter it as their
+    probabilities: the calibration clips negative values to 0); ``sum``: standardised OoD + standardised prompt (no clipping, so clips above
     the 99th normal percentile keep their order; the prompt term passes :func:`guarded`);
     ``ood`` / ``prompt``: one term only.
     """
     if method not in COMBINES:
         raise ValueError(f"unknown combine method {method!r}; choose from {COMBINES}")
     if method == "paper":
+        if prompt_log_odds:
+            prompt, normal_prompt = _sigmoid(prompt), _sigmoid(normal_prompt)
         p_o = power_calibrated(ood, normal_ood, percentile)
         p_t = power_calibrated(prompt, normal_prompt, percentile) if use_prompt else np.ones_like(p_o)
         return p_o, p_t, p_o * p_t
@@ -197,6 +201,10 @@ def combine_scores(
     if method == "prompt":
         return p_o, p_t, p_t
     return p_o, p_t, p_o + prompt_weight * guarded(p_t, guard)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, np.float64)))  # overflow-free logistic
 
 
 def threshold_at_false_alarm_rate(normal_scores: np.ndarray, rate: float) -> float:

@@ -260,6 +260,7 @@ class Detector:
             use_prompt=bool(prompts or normal_prompts),
             prompt_weight=self.config.prompt_weight,
             guard=self.config.prompt_guard,
+            prompt_log_odds=self.config.prompt_evidence == "softmax",
         )
         p_o, p_t, anomaly = combine(ood, ps, normal_ood, ps_normal)
         _, _, normal_anomaly = combine(normal_ood, ps_normal, normal_ood, ps_normal)
