@@ -154,7 +154,7 @@ def main() -> None:
         groups = scene_groups(data, per_scene)
         dets = fit_groups(model, cfg, train_f, groups)
         sc = score_groups(dets, test_f, groups, list(HR_PROMPTS))
-        ood = score_groups(dets, test_f, groups, None, combine="ood").anomaly
+        ood = sc.ood
         wrong = score_groups(dets, test_f, groups, list(HR_WRONG_PROMPTS)).anomaly
         anomaly = sc.anomaly
         if "speed" in extra:  # the normal windows' speeds set the scale
