@@ -43,19 +43,27 @@ def module_of(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path, package: str) -> set[str]:
-    """Every module named by an import statement anywhere in ``path``, relative imports
-    resolved against ``package`` (the dotted package that holds ``path``)."""
-    out: set[str] = set()
+def import_statements(path: Path, package: str) -> list[tuple[str, list[str]]]:
+    """Every import statement anywhere in ``path`` as (module, names imported from it; none for
+    ``import M``), relative imports resolved against ``package`` (the package holding ``path``)."""
+    out: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
+            out.extend((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = package.rsplit(".", node.level - 1)[0] if node.level else ""
             module = ".".join(p for p in (base, node.module or "") if p)
-            out.add(module)
-            out.update(f"{module}.{alias.name}" for alias in node.names)
+            out.append((module, [alias.name for alias in node.names]))
     return out
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Every module named by an import statement in ``path``: ``from M import a`` names M and M.a."""
+    return {
+        m
+        for module, names in import_statements(path, package)
+        for m in (module, *(f"{module}.{a}" for a in names))
+    }
 
 
 def _offending(path: Path, forbidden: tuple[str, ...], package: str | None = None) -> list[str]:
@@ -95,14 +103,10 @@ def module_graph() -> dict[str, set[str]]:
     files = {module_of(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for mod, path in files.items():
-        package, targets = package_of(path), set[str]()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
-                m = ".".join(p for p in (base, node.module or "") if p)
-                targets.update(f"{m}.{a.name}" if f"{m}.{a.name}" in files else m for a in node.names)
+        targets = set[str]()
+        for m, names in import_statements(path, package_of(path)):
+            # ``from M import a`` is an arrow to the module M.a when there is one, else to M
+            targets.update([f"{m}.{a}" if f"{m}.{a}" in files else m for a in names] or [m])
         graph[mod] = {t for t in targets if t in files and t != mod}
     return graph
 
