@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from skelprompt.model.text import get_text_encoder
@@ -16,10 +15,10 @@ def with_learned_prompt(det: Detector, learned: LearnedPrompt) -> Detector:
     """A copy of ``det`` (sharing its fitted state) that embeds every prompt, normal anchor and
     normal prompt through ``learned``'s context. Template ensembling is turned off: the learned
     context takes the templates' place."""
-    new = det.with_options(prompt_ensemble=False)
-    base = get_text_encoder(det.model.cfg.text_encoder)
-    new = copy.copy(new)
-    new._text_encoder = learned.encoder(base)  # the detector's text encoder is otherwise lazy
+    new = det.with_options(prompt_ensemble=False)  # a copy already
+    new._text_encoder = learned.encoder(
+        get_text_encoder(det.model.cfg.text_encoder)
+    )  # the detector's text encoder is otherwise lazy
     new.info = {**new.info, "learned_prompt": {"checksum": learned.checksum(), **_summary(learned)}}
     return new
 
